@@ -1,0 +1,62 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The test command (make test): host unit tests, the series check, then the
+# VM tests on each kernel, then the comparison of the kernel's own cgroup
+# selftests across stock / memcg_ext / memcg_ext with a policy. Every check
+# prints one "PASS|FAIL|SKIP <where>:<what> <reason>" line; the last line is
+# "N passed, N failed, N skipped". Exits non-zero if anything failed.
+#
+# MEMCG_EXT_VM_RUNS limits the VM runs to those named (e.g. "stock memcg_ext").
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+
+res=$BUILD/results
+mkdir -p "$res"
+lines=$res/all-results.txt
+: >"$lines"
+
+# step NAME CMD...: run, show its output, keep its result lines.
+step() {
+	local name=$1; shift
+	log "== $name"
+	"$@" 2>&1 | tee "$res/step-$name.log" | sed 's/^/  /'
+	grep -E '^(PASS|FAIL|SKIP) ' "$res/step-$name.log" >>"$lines"
+	# A step that failed without saying what failed still counts.
+	if [ "${PIPESTATUS[0]}" != 0 ] && ! grep -q '^FAIL ' "$res/step-$name.log"; then
+		echo "FAIL $name: exited with an error, see $res/step-$name.log" >>"$lines"
+	fi
+}
+
+want() { [ -z "${MEMCG_EXT_VM_RUNS:-}" ] || [[ " $MEMCG_EXT_VM_RUNS " == *" $1 "* ]]; }
+
+vm() { # TAG ARGS...: one boot of the test VM
+	local tag=$1; shift
+	want "$tag" || return 0
+	step "vm-$tag" "$REPO/testbed/run-vm.sh" --tag "$tag" "$@"
+}
+
+step unit make -s -C "$REPO/tests" unit
+step series "$REPO/scripts/series-check.sh"
+
+vm stock --kernel stock --tests "boot kselftest_cgroup"
+vm memcg_ext --kernel memcg_ext --tests "boot core watch kselftest_cgroup"
+vm memcg_ext-passthrough --kernel memcg_ext --policy passthrough --tests "kselftest_cgroup"
+vm memcg_ext-classic --kernel memcg_ext --lru classic --tests "boot core watch"
+vm debug --kernel debug --tests "boot core watch" --timeout 1500
+
+if want stock && want memcg_ext && want memcg_ext-passthrough; then
+	step kselftest-compare "$REPO/scripts/kselftest-compare.sh" \
+		"$res/stock" "$res/memcg_ext" "$res/memcg_ext-passthrough"
+fi
+
+p=$(grep -c '^PASS ' "$lines")
+f=$(grep -c '^FAIL ' "$lines")
+s=$(grep -c '^SKIP ' "$lines")
+if [ "$f" != 0 ]; then
+	echo
+	echo "failed:"
+	grep '^FAIL ' "$lines" | sed 's/^/  /'
+fi
+echo
+echo "$p passed, $f failed, $s skipped"
+[ "$f" = 0 ]

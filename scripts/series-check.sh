@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Check the kernel series the way a maintainer would: checkpatch on every
+# patch, and the kernel builds after every patch (bisectability), with the
+# memcg_ext config. Prints PASS/FAIL lines. The result is cached by the
+# hash of the series and the config, so an unchanged series is not rebuilt.
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/tools-src.sh"
+
+mapfile -t patches < <(ls "$REPO"/kernel/patches/[0-9][0-9][0-9][0-9]-*.patch | grep -v /0000-)
+[ ${#patches[@]} -gt 0 ] || die "no patches in kernel/patches"
+frags=("$REPO/kernel/config/memcg_ext.config" "$REPO/kernel/config/series.config")
+key=$(cat "$0" "${frags[@]}" "${patches[@]}" | sha256sum | cut -c1-16)
+stamp=$CACHE/series-check/$key.results
+if [ -f "$stamp" ]; then
+	sed 's/$/ (cached)/' "$stamp"
+	grep -q '^FAIL' "$stamp" && exit 1
+	exit 0
+fi
+
+src=$CACHE/src/series
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+rm -rf "$src" && mkdir -p "$src"
+tar -C "$src" --strip-components=1 -xf "$KSRC_TARBALL"
+export CCACHE_BASEDIR=$CACHE/src CCACHE_NOHASHDIR=1
+kmake() { make -C "$src" -s -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc" "$@"; }
+
+for p in "${patches[@]}"; do
+	name=$(basename "$p" .patch)
+	if perl "$src/scripts/checkpatch.pl" --quiet --no-tree --strict "$p" >"$out.cp" 2>&1; then
+		echo "PASS series:checkpatch/$name"
+	else
+		echo "FAIL series:checkpatch/$name $(grep -m1 -E '^(ERROR|WARNING|CHECK)' "$out.cp")"
+		cat "$out.cp" >&2
+	fi
+done | tee -a "$out"
+
+for p in "${patches[@]}"; do
+	name=$(basename "$p" .patch)
+	if ! patch -d "$src" -p1 -s --no-backup-if-mismatch -F0 <"$p"; then
+		echo "FAIL series:build/$name does not apply" | tee -a "$out"
+		break
+	fi
+	# Re-merge every time: series.config options appear with the patch
+	# that adds them.
+	kmake tinyconfig >/dev/null &&
+		(cd "$src" && scripts/kconfig/merge_config.sh -m .config "${frags[@]}" >/dev/null 2>&1) &&
+		kmake olddefconfig >/dev/null || { echo "FAIL series:build/$name config" | tee -a "$out"; continue; }
+	log "series: building with $name applied"
+	if kmake bzImage >"$out.build" 2>&1 && ! grep -q 'warning:' "$out.build"; then
+		echo "PASS series:build/$name" | tee -a "$out"
+	else
+		echo "FAIL series:build/$name $(grep -m1 -E 'error|warning' "$out.build")" | tee -a "$out"
+		tail -20 "$out.build" >&2
+	fi
+done
+
+rm -rf "$src"
+grep -q '^FAIL' "$out" && exit 1
+mkdir -p "$(dirname "$stamp")"
+cp "$out" "$stamp"

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memcg_ext_test: a policy for the VM tests. It misbehaves on purpose in the
+ * way the test asks for (rodata set by the test before load) and records
+ * what it saw, so that the tests can check the kernel's side: ejection,
+ * exit info, replay of online memcgs, decisions.
+ */
+#include <memcg_ext/common.bpf.h>
+#include "memcg_ext_test.h"
+
+char _license[] SEC("license") = "GPL";
+
+const volatile u64 target_cgid;
+const volatile u32 mode;
+const volatile s32 init_ret;
+
+MEI_DEFINE(mei);
+
+u64 nr_events[MEMCG_EXT_NR_EVENTS];
+u64 nr_target_events[MEMCG_EXT_NR_EVENTS];
+u64 nr_online, nr_offline;
+u64 last_online_cgid, last_offline_cgid;
+s64 target_usage, target_max;
+u64 charged_cgid;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u64);
+	__type(value, u64);
+} online_ids SEC(".maps");
+
+SEC("struct_ops/test_charge")
+s32 BPF_PROG(test_charge, struct mem_cgroup *memcg, struct mem_cgroup *over,
+	     struct memcg_ext_charge *charge)
+{
+	u32 event = charge->event;
+
+	if (event >= MEMCG_EXT_NR_EVENTS)
+		return MEMCG_EXT_DEFAULT;
+	__sync_fetch_and_add(&nr_events[event], 1);
+
+	if (memcg_ext_cgroup_id(over) != target_cgid)
+		return MEMCG_EXT_DEFAULT;
+
+	__sync_fetch_and_add(&nr_target_events[event], 1);
+	target_usage = memcg_ext_read_counter(over, MEMCG_EXT_CNT_USAGE);
+	target_max = memcg_ext_read_counter(over, MEMCG_EXT_CNT_MAX);
+	charged_cgid = memcg_ext_cgroup_id(memcg);
+
+	switch (mode) {
+	case TEST_MODE_ERROR:
+		memcg_ext_error("test error on event %u of cgroup %llu",
+				event, target_cgid);
+		return MEMCG_EXT_DEFAULT;
+	case TEST_MODE_BAD_DECISION:
+		return TEST_BAD_DECISION;
+	case TEST_MODE_DEFER:
+		if (event == MEMCG_EXT_EV_HIGH || event == MEMCG_EXT_EV_SWAP_HIGH)
+			return MEMCG_EXT_DEFER;
+		return MEMCG_EXT_DEFAULT;
+	case TEST_MODE_EXIT:
+		memcg_ext_exit(TEST_EXIT_CODE, "test exit on event %u", event);
+		return MEMCG_EXT_DEFAULT;
+	default:
+		return MEMCG_EXT_DEFAULT;
+	}
+}
+
+SEC("struct_ops/test_cgroup_online")
+void BPF_PROG(test_cgroup_online, struct mem_cgroup *memcg)
+{
+	u64 cgid = memcg_ext_cgroup_id(memcg), one = 1;
+
+	__sync_fetch_and_add(&nr_online, 1);
+	last_online_cgid = cgid;
+	bpf_map_update_elem(&online_ids, &cgid, &one, BPF_ANY);
+}
+
+SEC("struct_ops/test_cgroup_offline")
+void BPF_PROG(test_cgroup_offline, struct mem_cgroup *memcg)
+{
+	u64 cgid = memcg_ext_cgroup_id(memcg);
+
+	__sync_fetch_and_add(&nr_offline, 1);
+	last_offline_cgid = cgid;
+	bpf_map_delete_elem(&online_ids, &cgid);
+}
+
+SEC("struct_ops.s/test_init")
+s32 BPF_PROG(test_init)
+{
+	return init_ret;
+}
+
+SEC("struct_ops/test_exit")
+void BPF_PROG(test_exit, struct memcg_ext_exit_info *ei)
+{
+	MEI_RECORD(mei, ei);
+}
+
+SEC(".struct_ops.link")
+struct memcg_ext_ops test_ops = {
+	.charge		= (void *)test_charge,
+	.cgroup_online	= (void *)test_cgroup_online,
+	.cgroup_offline	= (void *)test_cgroup_offline,
+	.init		= (void *)test_init,
+	.exit		= (void *)test_exit,
+	.name		= "test",
+};

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memcg_ext core: policy lifecycle, sysfs state, ejection and fallback to
+ * stock enforcement, memcg online/offline replay, charge-hook decisions.
+ * Runs in the test VM on the memcg_ext kernel, as root, with cgroup v2 at
+ * /sys/fs/cgroup and zram swap.
+ */
+#define _GNU_SOURCE
+#include <bpf/libbpf.h>
+#include <memcg_ext/exit_info.h>
+#include "kselftest_harness.h"
+#include "cgroup_helpers.h"
+#include "memcg_ext_test.h"
+#include "memcg_ext_test.bpf.skel.h"
+
+#define SYSFS "/sys/kernel/memcg_ext"
+
+static struct memcg_ext_test *open_policy(uint32_t mode, uint64_t target,
+					  int32_t init_ret)
+{
+	struct memcg_ext_test *skel = memcg_ext_test__open();
+
+	if (!skel)
+		return NULL;
+	skel->rodata->mode = mode;
+	skel->rodata->target_cgid = target;
+	skel->rodata->init_ret = init_ret;
+	bpf_map__set_autoattach(skel->maps.test_ops, false);
+	if (memcg_ext_test__load(skel)) {
+		memcg_ext_test__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+static long long sysfs_ll(const char *name)
+{
+	char path[128], buf[64];
+
+	snprintf(path, sizeof(path), SYSFS "/%s", name);
+	return read_file(path, buf, sizeof(buf)) ? -1 : atoll(buf);
+}
+
+static bool sysfs_has(const char *name, const char *needle)
+{
+	char path[128], buf[2048];
+
+	snprintf(path, sizeof(path), SYSFS "/%s", name);
+	return !read_file(path, buf, sizeof(buf)) && strstr(buf, needle);
+}
+
+/*
+ * A cgroup where a workload must exceed memory.max and be OOM-killed, as on
+ * stock: no swap, a small limit, twice the limit allocated.
+ */
+static int make_oom_cgroup(const char *name, char *cg, size_t len)
+{
+	int ret = cg_create(name, cg, len);
+
+	return ret ?: cg_write(cg, "memory.max", "32M") ?:
+		cg_write(cg, "memory.swap.max", "0");
+}
+
+/* Stock outcome of 64M in a 32M cgroup without swap: SIGKILL by the memcg OOM killer. */
+static void expect_stock_oom(struct __test_metadata *_metadata, const char *cg)
+{
+	long long kills = cg_read_key(cg, "memory.events", "oom_kill");
+	int status = cg_run(cg, alloc_anon, (void *)(64 * MB));
+
+	ASSERT_TRUE(WIFSIGNALED(status)) TH_LOG("status %#x", status);
+	ASSERT_EQ(SIGKILL, WTERMSIG(status));
+	ASSERT_EQ(kills + 1, cg_read_key(cg, "memory.events", "oom_kill"));
+	ASSERT_GT(cg_read_key(cg, "memory.events", "max"), 0);
+}
+
+TEST(idle_state)
+{
+	char buf[256];
+
+	ASSERT_EQ(0, read_file(SYSFS "/state", buf, sizeof(buf)));
+	ASSERT_STREQ("disabled", buf);
+	ASSERT_EQ(0, read_file(SYSFS "/root/ops", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+}
+
+TEST(attach_shows_in_sysfs_and_detaches)
+{
+	struct memcg_ext_test *skel, *second;
+	struct bpf_link *link, *link2;
+	long long seq = sysfs_ll("enable_seq");
+	char buf[256];
+
+	skel = open_policy(TEST_MODE_COUNT, 0, 0);
+	ASSERT_NE(NULL, skel);
+	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
+	ASSERT_NE(NULL, link);
+
+	ASSERT_EQ(0, read_file(SYSFS "/state", buf, sizeof(buf)));
+	ASSERT_STREQ("enabled", buf);
+	ASSERT_EQ(0, read_file(SYSFS "/root/ops", buf, sizeof(buf)));
+	ASSERT_STREQ("test", buf);
+	ASSERT_EQ(seq + 1, sysfs_ll("enable_seq"));
+
+	/* One policy at a time. */
+	second = open_policy(TEST_MODE_COUNT, 0, 0);
+	ASSERT_NE(NULL, second);
+	link2 = bpf_map__attach_struct_ops(second->maps.test_ops);
+	ASSERT_EQ(NULL, link2);
+	ASSERT_EQ(EBUSY, errno);
+	memcg_ext_test__destroy(second);
+
+	ASSERT_EQ(0, bpf_link__destroy(link));
+	ASSERT_EQ(0, read_file(SYSFS "/state", buf, sizeof(buf)));
+	ASSERT_STREQ("disabled", buf);
+	ASSERT_EQ(MEI_KIND_UNREG, skel->data->mei.kind);
+	ASSERT_STREQ("detached from user space", skel->data->mei.reason);
+	ASSERT_TRUE(sysfs_has("last_exit", "kind=64"));
+	memcg_ext_test__destroy(skel);
+}
+
+TEST(online_memcgs_are_replayed_and_tracked)
+{
+	char before[PATH_MAX], after[PATH_MAX];
+	struct memcg_ext_test *skel;
+	struct bpf_link *link;
+	uint64_t id, one;
+
+	ASSERT_EQ(0, cg_create("mx_before", before, sizeof(before)));
+	skel = open_policy(TEST_MODE_COUNT, 0, 0);
+	ASSERT_NE(NULL, skel);
+	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
+	ASSERT_NE(NULL, link);
+
+	/* Replayed at attach: the root and the memcg made before. */
+	id = cg_id(before);
+	ASSERT_EQ(0, bpf_map__lookup_elem(skel->maps.online_ids, &id,
+					  sizeof(id), &one, sizeof(one), 0));
+	id = cg_id(CG_ROOT);
+	ASSERT_EQ(0, bpf_map__lookup_elem(skel->maps.online_ids, &id,
+					  sizeof(id), &one, sizeof(one), 0));
+
+	ASSERT_EQ(0, cg_create("mx_after", after, sizeof(after)));
+	id = cg_id(after);
+	ASSERT_EQ(id, skel->bss->last_online_cgid);
+
+	/* Offlining is asynchronous to rmdir. */
+	ASSERT_EQ(0, rmdir(after));
+	for (int i = 0; i < 100 && skel->bss->last_offline_cgid != id; i++)
+		usleep(20 * 1000);
+	ASSERT_EQ(id, skel->bss->last_offline_cgid);
+
+	bpf_link__destroy(link);
+	memcg_ext_test__destroy(skel);
+	rmdir(before);
+}
+
+TEST(charge_hook_sees_max_and_high)
+{
+	struct memcg_ext_test *skel;
+	struct bpf_link *link;
+	char cg[PATH_MAX];
+
+	ASSERT_EQ(0, cg_create("mx_events", cg, sizeof(cg)));
+	ASSERT_EQ(0, cg_write(cg, "memory.high", "16M"));
+	ASSERT_EQ(0, cg_write(cg, "memory.max", "24M"));
+	skel = open_policy(TEST_MODE_COUNT, cg_id(cg), 0);
+	ASSERT_NE(NULL, skel);
+	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
+	ASSERT_NE(NULL, link);
+
+	/* 48M through a 24M limit with swap: reclaimed, not killed. */
+	ASSERT_EQ(0, cg_run(cg, alloc_anon, (void *)(48 * MB)));
+	EXPECT_GT(skel->bss->nr_target_events[0], 0);	/* HIGH */
+	EXPECT_GT(skel->bss->nr_target_events[2], 0);	/* MAX */
+	EXPECT_EQ(cg_id(cg), skel->bss->charged_cgid);
+	EXPECT_EQ(24 * MB, skel->bss->target_max);
+	EXPECT_GT(skel->bss->target_usage, 8 * MB);
+	ASSERT_TRUE(sysfs_has("state", "enabled"));
+
+	bpf_link__destroy(link);
+	memcg_ext_test__destroy(skel);
+	rmdir(cg);
+}
+
+/*
+ * A policy that raises an error is ejected with its message, stops being
+ * called, and the workload over memory.max is handled as on stock.
+ */
+TEST(error_ejects_and_stock_resumes)
+{
+	struct memcg_ext_test *skel, *next;
+	struct bpf_link *link, *link2;
+	char cg[PATH_MAX];
+	uint64_t seen;
+
+	ASSERT_EQ(0, make_oom_cgroup("mx_error", cg, sizeof(cg)));
+	skel = open_policy(TEST_MODE_ERROR, cg_id(cg), 0);
+	ASSERT_NE(NULL, skel);
+	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
+	ASSERT_NE(NULL, link);
+
+	expect_stock_oom(_metadata, cg);
+	ASSERT_TRUE(wait_file(SYSFS "/state", "disabled", 2000));
+	ASSERT_EQ(MEI_KIND_ERROR_BPF, skel->data->mei.kind);
+	ASSERT_STREQ("policy raised an error", skel->data->mei.reason);
+	ASSERT_NE(NULL, strstr(skel->data->mei.msg, "test error on event 2"));
+	ASSERT_TRUE(sysfs_has("last_exit", "kind=1025"));
+	ASSERT_TRUE(sysfs_has("last_exit", "test error on event 2"));
+	ASSERT_EQ(1, skel->bss->nr_target_events[2]);
+
+	/* Ejected: no longer called, stock enforcement for the next workload. */
+	seen = skel->bss->nr_events[2];
+	expect_stock_oom(_metadata, cg);
+	ASSERT_EQ(seen, skel->bss->nr_events[2]);
+
+	/* The ejected policy's link still blocks a new attach until dropped. */
+	next = open_policy(TEST_MODE_COUNT, 0, 0);
+	ASSERT_NE(NULL, next);
+	ASSERT_EQ(NULL, bpf_map__attach_struct_ops(next->maps.test_ops));
+	ASSERT_EQ(EBUSY, errno);
+	bpf_link__destroy(link);
+	link2 = bpf_map__attach_struct_ops(next->maps.test_ops);
+	ASSERT_NE(NULL, link2);
+	bpf_link__destroy(link2);
+
+	memcg_ext_test__destroy(next);
+	memcg_ext_test__destroy(skel);
+	rmdir(cg);
+}
+
+TEST(invalid_decision_ejects)
+{
+	struct memcg_ext_test *skel;
+	struct bpf_link *link;
+	char cg[PATH_MAX];
+
+	ASSERT_EQ(0, make_oom_cgroup("mx_decision", cg, sizeof(cg)));
+	skel = open_policy(TEST_MODE_BAD_DECISION, cg_id(cg), 0);
+	ASSERT_NE(NULL, skel);
+	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
+	ASSERT_NE(NULL, link);
+
+	expect_stock_oom(_metadata, cg);
+	ASSERT_TRUE(wait_file(SYSFS "/state", "disabled", 2000));
+	ASSERT_EQ(MEI_KIND_ERROR_DECISION, skel->data->mei.kind);
+	ASSERT_EQ(TEST_BAD_DECISION, skel->data->mei.exit_code);
+	ASSERT_NE(NULL, strstr(skel->data->mei.msg,
+			       "ops.charge() returned 77 for a max event"))
+		TH_LOG("msg: %s", skel->data->mei.msg);
+
+	bpf_link__destroy(link);
+	memcg_ext_test__destroy(skel);
+	rmdir(cg);
+}
+
+TEST(init_failure_refuses_attach)
+{
+	struct memcg_ext_test *skel = open_policy(TEST_MODE_COUNT, 0, -ENODEV);
+
+	ASSERT_NE(NULL, skel);
+	ASSERT_EQ(NULL, bpf_map__attach_struct_ops(skel->maps.test_ops));
+	ASSERT_TRUE(sysfs_has("state", "disabled"));
+	ASSERT_EQ(MEI_KIND_ERROR, skel->data->mei.kind);
+	ASSERT_STREQ("ops.init() failed (-19)", skel->data->mei.msg);
+	memcg_ext_test__destroy(skel);
+}
+
+TEST(exit_kfunc_detaches_with_code)
+{
+	struct memcg_ext_test *skel;
+	struct bpf_link *link;
+	char cg[PATH_MAX];
+
+	ASSERT_EQ(0, make_oom_cgroup("mx_exit", cg, sizeof(cg)));
+	skel = open_policy(TEST_MODE_EXIT, cg_id(cg), 0);
+	ASSERT_NE(NULL, skel);
+	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
+	ASSERT_NE(NULL, link);
+
+	expect_stock_oom(_metadata, cg);
+	ASSERT_TRUE(wait_file(SYSFS "/state", "disabled", 2000));
+	ASSERT_EQ(MEI_KIND_UNREG_BPF, skel->data->mei.kind);
+	ASSERT_EQ(TEST_EXIT_CODE, skel->data->mei.exit_code);
+
+	bpf_link__destroy(link);
+	memcg_ext_test__destroy(skel);
+	rmdir(cg);
+}
+
+/* Populate @arg bytes of anonymous memory in one mmap(MAP_POPULATE) call. */
+static int populate_anon(void *arg)
+{
+	size_t size = (uintptr_t)arg;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	return p == MAP_FAILED;
+}
+
+static long long peak_of_populate(struct __test_metadata *_metadata,
+				  uint32_t mode)
+{
+	struct memcg_ext_test *skel;
+	struct bpf_link *link;
+	char cg[PATH_MAX];
+	long long peak;
+
+	EXPECT_EQ(0, cg_create("mx_defer", cg, sizeof(cg)));
+	EXPECT_EQ(0, cg_write(cg, "memory.high", "16M"));
+	skel = open_policy(mode, cg_id(cg), 0);
+	EXPECT_NE(NULL, skel);
+	if (!skel)
+		return -1;
+	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
+	EXPECT_NE(NULL, link);
+
+	EXPECT_EQ(0, cg_run(cg, populate_anon, (void *)(48 * MB)));
+	EXPECT_GT(skel->bss->nr_target_events[0], 0);
+	peak = cg_read_ll(cg, "memory.peak");
+
+	bpf_link__destroy(link);
+	memcg_ext_test__destroy(skel);
+	rmdir(cg);
+	return peak;
+}
+
+/*
+ * A single mmap(MAP_POPULATE) of 48M in a memcg with memory.high=16M: stock
+ * reclaims synchronously inside the call once the task is a charge batch
+ * over the limit, so the peak stays near memory.high; with
+ * MEMCG_EXT_DEFER the reclaim waits for the return to user mode, so the
+ * whole populate is charged first.
+ */
+TEST(defer_moves_high_reclaim_to_user_return)
+{
+	long long stock_peak = peak_of_populate(_metadata, TEST_MODE_COUNT);
+	long long defer_peak = peak_of_populate(_metadata, TEST_MODE_DEFER);
+
+	TH_LOG("memory.peak: default %lld MiB, defer %lld MiB",
+	       stock_peak / (long long)MB, defer_peak / (long long)MB);
+	ASSERT_LT(stock_peak, 40 * (long long)MB);
+	ASSERT_GE(defer_peak, 46 * (long long)MB);
+}
+
+TEST_HARNESS_MAIN
