@@ -2,7 +2,9 @@
 /*
  * Helpers shared by the memcg_ext policy loaders.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>

@@ -57,7 +57,8 @@ static inline int cg_write(const char *cg, const char *file, const char *val)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	if (snprintf(path, sizeof(path), "%s/%s", cg, file) >= PATH_MAX)
+		return -ENAMETOOLONG;
 	return write_file(path, val);
 }
 
@@ -65,8 +66,8 @@ static inline long long cg_read_ll(const char *cg, const char *file)
 {
 	char path[PATH_MAX], buf[64];
 
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
-	if (read_file(path, buf, sizeof(buf)))
+	if (snprintf(path, sizeof(path), "%s/%s", cg, file) >= PATH_MAX ||
+	    read_file(path, buf, sizeof(buf)))
 		return -1;
 	if (!strcmp(buf, "max"))
 		return LLONG_MAX;
@@ -80,8 +81,8 @@ static inline long long cg_read_key(const char *cg, const char *file,
 	char path[PATH_MAX], buf[4096], *p;
 	size_t klen = strlen(key);
 
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
-	if (read_file(path, buf, sizeof(buf)))
+	if (snprintf(path, sizeof(path), "%s/%s", cg, file) >= PATH_MAX ||
+	    read_file(path, buf, sizeof(buf)))
 		return -1;
 	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
 		if (!strncmp(p, key, klen) && p[klen] == ' ')
@@ -92,7 +93,8 @@ static inline long long cg_read_key(const char *cg, const char *file,
 /* Create CG_ROOT/@name afresh; returns its path in @buf. */
 static inline int cg_create(const char *name, char *buf, size_t len)
 {
-	snprintf(buf, len, CG_ROOT "/%s", name);
+	if (snprintf(buf, len, CG_ROOT "/%s", name) >= (int)len)
+		return -ENAMETOOLONG;
 	rmdir(buf);
 	if (mkdir(buf, 0755))
 		return -errno;

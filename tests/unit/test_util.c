@@ -30,12 +30,12 @@ static void test_fmt_bytes(void)
 {
 	char buf[16];
 
-	CHECK(!strcmp(mx_fmt_bytes(512, buf, sizeof(buf)), "512B"), "fmt bytes");
-	CHECK(!strcmp(mx_fmt_bytes(1536, buf, sizeof(buf)), "1.5K"), "fmt KiB");
-	CHECK(!strcmp(mx_fmt_bytes(64LL << 20, buf, sizeof(buf)), "64.0M"), "fmt MiB");
-	CHECK(!strcmp(mx_fmt_bytes(3LL << 30, buf, sizeof(buf)), "3.0G"), "fmt GiB");
-	CHECK(!strcmp(mx_fmt_bytes(INT64_MAX, buf, sizeof(buf)), "max"), "fmt max");
-	CHECK(!strcmp(mx_fmt_bytes(-22, buf, sizeof(buf)), "?"), "fmt error");
+	CHECK(!strcmp(mx_fmt_bytes(512, buf, sizeof(buf)), "512B"), "fmt_bytes");
+	CHECK(!strcmp(mx_fmt_bytes(1536, buf, sizeof(buf)), "1.5K"), "fmt_KiB");
+	CHECK(!strcmp(mx_fmt_bytes(64LL << 20, buf, sizeof(buf)), "64.0M"), "fmt_MiB");
+	CHECK(!strcmp(mx_fmt_bytes(3LL << 30, buf, sizeof(buf)), "3.0G"), "fmt_GiB");
+	CHECK(!strcmp(mx_fmt_bytes(INT64_MAX, buf, sizeof(buf)), "max"), "fmt_max");
+	CHECK(!strcmp(mx_fmt_bytes(-22, buf, sizeof(buf)), "?"), "fmt_error");
 }
 
 static void test_cgroup_ids(void)
@@ -46,24 +46,24 @@ static void test_cgroup_ids(void)
 	CHECK(mkdtemp(root) != NULL, "mkdtemp");
 	snprintf(a, sizeof(a), "%s/a", root);
 	snprintf(b, sizeof(b), "%s/a/b", root);
-	CHECK(!mkdir(a, 0755) && !mkdir(b, 0755), "make tree");
+	CHECK(!mkdir(a, 0755) && !mkdir(b, 0755), "make_tree");
 
 	id_a = mx_cgroup_id(a);
 	id_b = mx_cgroup_id(b);
-	CHECK(id_a > 0 && id_b > 0 && id_a != id_b, "ids of directories");
-	CHECK(mx_cgroup_id("/nonexistent/mx") == -ENOENT, "id of missing path");
+	CHECK(id_a > 0 && id_b > 0 && id_a != id_b, "ids_of_directories");
+	CHECK(mx_cgroup_id("/nonexistent/mx") == -ENOENT, "id_of_missing_path");
 	CHECK(mx_cgroup_id("/etc/hostname") == -ENOTDIR ||
-	      access("/etc/hostname", F_OK), "id of a file");
+	      access("/etc/hostname", F_OK), "id_of_a_file");
 
 	CHECK(!mx_cgroup_path(root, id_b, path, sizeof(path)) &&
-	      !strcmp(path, b), "path of nested id");
+	      !strcmp(path, b), "path_of_nested_id");
 	CHECK(!mx_cgroup_path(root, id_a, path, sizeof(path)) &&
-	      !strcmp(path, a), "path of id");
+	      !strcmp(path, a), "path_of_id");
 	CHECK(mx_cgroup_path(root, id_b, tiny, sizeof(tiny)) == -ENAMETOOLONG,
-	      "path too long for buffer");
+	      "path_too_long_for_buffer");
 	rmdir(b);
 	CHECK(mx_cgroup_path(root, id_b, path, sizeof(path)) == -ENOENT,
-	      "path of removed id");
+	      "path_of_removed_id");
 	rmdir(a);
 	rmdir(root);
 }
@@ -77,10 +77,10 @@ static void test_signals(void)
 	mx_setup_signals();
 	sigaction(SIGINT, NULL, &sa);
 	CHECK(sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL,
-	      "SIGINT handled even if inherited ignored");
+	      "SIGINT_handled_even_if_inherited_ignored");
 	mx_exit_req = 0;
 	raise(SIGTERM);
-	CHECK(mx_exit_req == 1, "SIGTERM requests exit");
+	CHECK(mx_exit_req == 1, "SIGTERM_requests_exit");
 }
 
 int main(void)
