@@ -87,6 +87,7 @@ int main(int argc, char **argv)
 		       event_names[ev], (unsigned long long)events[ev]);
 	printf("\n");
 	bpf_link__destroy(link);
+	fflush(stdout);
 	MEI_REPORT(skel, mei);
 	opt = MEI_ERROR(skel, mei);
 	memcg_ext_passthrough__destroy(skel);

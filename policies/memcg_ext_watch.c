@@ -168,6 +168,7 @@ int main(int argc, char **argv)
 	if (skel->bss->nr_dropped)
 		printf("events for memcgs the map had no room for: %llu\n",
 		       (unsigned long long)skel->bss->nr_dropped);
+	fflush(stdout);
 	MEI_REPORT(skel, mei);
 	ret = MEI_ERROR(skel, mei) ? EXIT_FAILURE : EXIT_SUCCESS;
 	memcg_ext_watch__destroy(skel);
