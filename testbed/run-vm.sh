@@ -11,6 +11,8 @@
 #   console.log       the full serial console
 #   results.txt       the lines above
 #   <test>/<file>     artifacts the tests wrote to $MEMCG_EXT_ARTIFACTS
+#                     (<test>/subtests.tap: kselftest TAP, reported per
+#                     subtest as <label>:<test>/<subtest>)
 #   vm/dmesg.txt      the kernel log at the end of the run
 #
 # usage: testbed/run-vm.sh --kernel stock|memcg_ext|debug --tests "t1 t2 ..."
@@ -125,6 +127,21 @@ while read -r _ name st reason; do
 	seen[$name]=1
 	report "$st $label:$name $reason"
 done < <(grep -a '^@@RESULT ' "$src")
+# A test that saves its kselftest TAP output as the artifact subtests.tap
+# gets one line per subtest as well: "<label>:<test>/<subtest>".
+for t in $tests; do
+	tap=$res/$t/subtests.tap
+	[ -f "$tap" ] || continue
+	while read -r st sub reason; do
+		[ "$st" = FAIL ] && failed=1
+		report "$st $label:$t/$sub${reason:+ $reason}"
+	done < <(awk '
+		/^ok [0-9]+ .*# SKIP/ { n = $3; sub(/^global\./, "", n); r = $0;
+			sub(/.*# SKIP */, "", r); print "SKIP", n, r; next }
+		/^ok [0-9]+ /     { n = $3; sub(/^global\./, "", n); print "PASS", n; next }
+		/^not ok [0-9]+ / { n = $4; sub(/^global\./, "", n); print "FAIL", n; next }
+	' "$tap")
+done
 done_seen=0
 grep -aq '^@@DONE' "$src" "$res/console.log" && done_seen=1
 if [ $qrc = 137 ]; then
