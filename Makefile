@@ -60,7 +60,7 @@ demo: build
 # make bench BENCH=fastpath -> bench/results/fastpath.{json,md}
 BENCH ?= fastpath
 bench: build
-	@bench/$(BENCH)/run.sh
+	@bench/$(BENCH)/run.sh $(BENCH_ARGS)
 
 # Every patch of the series builds, and checkpatch is clean.
 series-check: deps

@@ -60,6 +60,17 @@ if [ -d "$REPO/tests/vm" ]; then
 	cp -a "$REPO/tests/vm/." tests/
 	chmod -R a+rX tests
 fi
+# Benchmarks: bench/<name>/*.sh -> /bench/<name>/, and bench/<name>/vm-test
+# -> /tests/bench_<name> (run with --tests bench_<name>).
+for d in "$REPO"/bench/*/; do
+	[ -x "${d}vm-test" ] || continue
+	n=$(basename "$d")
+	mkdir -p "bench/$n"
+	for f in "$d"*.sh; do
+		if [ -f "$f" ]; then install -m 0755 "$f" "bench/$n/"; fi
+	done
+	install -m 0755 "${d}vm-test" "tests/bench_$n"
+done
 
 mkdir -p "$BUILD"
 find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1 > "$out.tmp.$$"

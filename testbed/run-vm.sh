@@ -48,7 +48,10 @@ case $lru in ''|mglru|classic) ;; *) die "--lru must be mglru or classic" ;; esa
 case $timeout in ''|*[!0-9]*) die "--timeout wants seconds" ;; esac
 tests=$(echo "$tests" | tr ', ' '\n\n' | sed '/^$/d')
 for t in $tests; do
-	[ -x "$REPO/tests/vm/$t" ] || die "no test tests/vm/$t"
+	case $t in
+	bench_*) [ -x "$REPO/bench/${t#bench_}/vm-test" ] || die "no benchmark bench/${t#bench_}/vm-test" ;;
+	*) [ -x "$REPO/tests/vm/$t" ] || die "no test tests/vm/$t" ;;
+	esac
 done
 
 label=$kernel${lru:+/$lru}${policy:+ +$policy}
