@@ -54,12 +54,12 @@ unit: tools
 test: build
 	@scripts/run-tests.sh
 
-demo: build
+demo: policies
 	@scripts/demo.sh
 
 # make bench BENCH=fastpath -> bench/results/fastpath.{json,md}
 BENCH ?= fastpath
-bench: build
+bench: policies kernel-stock bench-bins
 	@bench/$(BENCH)/run.sh $(BENCH_ARGS)
 
 # Every patch of the series builds, and checkpatch is clean.

@@ -22,6 +22,10 @@ u64 nr_online, nr_offline;
 u64 last_online_cgid, last_offline_cgid;
 s64 target_usage, target_max;
 u64 charged_cgid;
+/* What the reader kfuncs returned at the last target event. */
+s64 seen_max_events, seen_anon, seen_pgfault, seen_bad_stat, seen_bad_event;
+s64 seen_lookup_usage = -1;
+u64 seen_lookup_missing = -1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -29,6 +33,28 @@ struct {
 	__type(key, u64);
 	__type(value, u64);
 } online_ids SEC(".maps");
+
+static void read_kfuncs(struct mem_cgroup *over)
+{
+	struct mem_cgroup *m;
+
+	seen_max_events = memcg_ext_memory_events(over, MEMCG_MAX);
+	seen_anon = memcg_ext_stat(over, NR_ANON_MAPPED);
+	seen_pgfault = memcg_ext_vm_event(over, PGFAULT);
+	/* Out of range or untracked: -EINVAL, and no WARN in the kernel. */
+	seen_bad_stat = memcg_ext_stat(over, NR_VM_ZONE_STAT_ITEMS + 100000);
+	seen_bad_event = memcg_ext_vm_event(over, NR_VM_EVENT_ITEMS);
+
+	m = memcg_ext_get_memcg(target_cgid);
+	if (m) {
+		seen_lookup_usage = memcg_ext_read_counter(m, MEMCG_EXT_CNT_USAGE);
+		memcg_ext_put_memcg(m);
+	}
+	m = memcg_ext_get_memcg(1ULL << 40);
+	seen_lookup_missing = m != NULL;
+	if (m)
+		memcg_ext_put_memcg(m);
+}
 
 SEC("struct_ops/test_charge")
 s32 BPF_PROG(test_charge, struct mem_cgroup *memcg, struct mem_cgroup *over,
@@ -47,6 +73,7 @@ s32 BPF_PROG(test_charge, struct mem_cgroup *memcg, struct mem_cgroup *over,
 	target_usage = memcg_ext_read_counter(over, MEMCG_EXT_CNT_USAGE);
 	target_max = memcg_ext_read_counter(over, MEMCG_EXT_CNT_MAX);
 	charged_cgid = memcg_ext_cgroup_id(memcg);
+	read_kfuncs(over);
 
 	switch (mode) {
 	case TEST_MODE_ERROR:

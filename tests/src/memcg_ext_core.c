@@ -192,6 +192,17 @@ TEST(charge_hook_sees_max_and_high)
 	EXPECT_EQ((s64)(24 * MB), skel->bss->target_max);
 	EXPECT_GT(skel->bss->target_usage, (s64)(20 * MB));
 	ASSERT_TRUE(sysfs_has("state", "enabled"));
+
+	/* The reader kfuncs, as seen from the hook. */
+	EXPECT_GT(skel->bss->seen_max_events, 0);	/* raised after the first hook */
+	EXPECT_LE(skel->bss->seen_max_events,
+		  cg_read_key(max, "memory.events", "max"));
+	EXPECT_GE(skel->bss->seen_anon, 0);
+	EXPECT_GE(skel->bss->seen_pgfault, 0);
+	EXPECT_EQ(-EINVAL, skel->bss->seen_bad_stat);
+	EXPECT_EQ(-EINVAL, skel->bss->seen_bad_event);
+	EXPECT_GT(skel->data->seen_lookup_usage, (s64)(20 * MB));
+	EXPECT_EQ(0ULL, skel->data->seen_lookup_missing);
 	bpf_link__destroy(link);
 	memcg_ext_test__destroy(skel);
 
