@@ -19,10 +19,12 @@ lines=$res/all-results.txt
 step() {
 	local name=$1; shift
 	log "== $name"
+	local rc
 	"$@" 2>&1 | tee "$res/step-$name.log" | sed 's/^/  /'
+	rc=${PIPESTATUS[0]}
 	grep -E '^(PASS|FAIL|SKIP) ' "$res/step-$name.log" >>"$lines"
 	# A step that failed without saying what failed still counts.
-	if [ "${PIPESTATUS[0]}" != 0 ] && ! grep -q '^FAIL ' "$res/step-$name.log"; then
+	if [ "$rc" != 0 ] && ! grep -q '^FAIL ' "$res/step-$name.log"; then
 		echo "FAIL $name: exited with an error, see $res/step-$name.log" >>"$lines"
 	fi
 }
