@@ -45,6 +45,9 @@ vm memcg_ext --kernel memcg_ext --tests "boot core watch kselftest_cgroup"
 vm memcg_ext-passthrough --kernel memcg_ext --policy passthrough --tests "kselftest_cgroup"
 vm memcg_ext-classic --kernel memcg_ext --lru classic --tests "boot core watch"
 vm debug --kernel debug --tests "boot core watch" --timeout 1500
+# The selftests under lockdep and KASAN with a policy attached: their
+# results are compared on the non-debug kernels; here the kernel log counts.
+vm debug-passthrough --kernel debug --policy passthrough --tests "kselftest_cgroup" --timeout 1500
 
 if want stock && want memcg_ext && want memcg_ext-passthrough; then
 	step kselftest-compare "$REPO/scripts/kselftest-compare.sh" \
