@@ -21,7 +21,9 @@ all: build
 deps:
 	@scripts/deps.sh
 
-kernel-%: deps
+# Explicit rules: make does no implicit-rule search for .PHONY targets.
+KERNEL_VARIANTS := stock memcg_ext debug
+$(addprefix kernel-,$(KERNEL_VARIANTS)): kernel-%: deps
 	@scripts/kernel-build.sh $*
 
 kernels: kernel-stock kernel-memcg_ext kernel-debug
