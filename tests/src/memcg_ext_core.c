@@ -75,6 +75,37 @@ static void expect_stock_oom(struct __test_metadata *_metadata, const char *cg)
 	ASSERT_GT(cg_read_key(cg, "memory.events", "max"), 0);
 }
 
+/*
+ * Attach the test policy in @mode, aimed at a fresh OOM cgroup @name, run
+ * a workload over memory.max there (it must be handled as on stock) and
+ * wait for the policy's ejection. The link stays attached: the caller
+ * checks the exit info, then drops it with detach().
+ */
+static struct memcg_ext_test *run_until_ejected(struct __test_metadata *_metadata,
+						uint32_t mode, const char *name,
+						char *cg, struct bpf_link **link)
+{
+	struct memcg_ext_test *skel;
+
+	ASSERT_EQ(0, make_oom_cgroup(name, cg, PATH_MAX));
+	skel = open_policy(mode, cg_id(cg), 0);
+	ASSERT_NE(NULL, skel);
+	*link = bpf_map__attach_struct_ops(skel->maps.test_ops);
+	ASSERT_NE(NULL, *link);
+
+	expect_stock_oom(_metadata, cg);
+	ASSERT_TRUE(wait_file(SYSFS "/state", "disabled", 2000));
+	return skel;
+}
+
+static void detach(struct memcg_ext_test *skel, struct bpf_link *link,
+		   const char *cg)
+{
+	bpf_link__destroy(link);
+	memcg_ext_test__destroy(skel);
+	rmdir(cg);
+}
+
 TEST(idle_state)
 {
 	char buf[256];
@@ -221,14 +252,7 @@ TEST(error_ejects_and_stock_resumes)
 	char cg[PATH_MAX];
 	uint64_t seen;
 
-	ASSERT_EQ(0, make_oom_cgroup("mx_error", cg, sizeof(cg)));
-	skel = open_policy(TEST_MODE_ERROR, cg_id(cg), 0);
-	ASSERT_NE(NULL, skel);
-	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
-	ASSERT_NE(NULL, link);
-
-	expect_stock_oom(_metadata, cg);
-	ASSERT_TRUE(wait_file(SYSFS "/state", "disabled", 2000));
+	skel = run_until_ejected(_metadata, TEST_MODE_ERROR, "mx_error", cg, &link);
 	ASSERT_EQ(MEI_KIND_ERROR_BPF, skel->data->mei.kind);
 	ASSERT_STREQ("policy raised an error", skel->data->mei.reason);
 	ASSERT_NE(NULL, strstr(skel->data->mei.msg, "test error on event 2"));
@@ -252,8 +276,7 @@ TEST(error_ejects_and_stock_resumes)
 	bpf_link__destroy(link2);
 
 	memcg_ext_test__destroy(next);
-	memcg_ext_test__destroy(skel);
-	rmdir(cg);
+	detach(skel, NULL, cg);
 }
 
 TEST(invalid_decision_ejects)
@@ -262,23 +285,14 @@ TEST(invalid_decision_ejects)
 	struct bpf_link *link;
 	char cg[PATH_MAX];
 
-	ASSERT_EQ(0, make_oom_cgroup("mx_decision", cg, sizeof(cg)));
-	skel = open_policy(TEST_MODE_BAD_DECISION, cg_id(cg), 0);
-	ASSERT_NE(NULL, skel);
-	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
-	ASSERT_NE(NULL, link);
-
-	expect_stock_oom(_metadata, cg);
-	ASSERT_TRUE(wait_file(SYSFS "/state", "disabled", 2000));
+	skel = run_until_ejected(_metadata, TEST_MODE_BAD_DECISION,
+				 "mx_decision", cg, &link);
 	ASSERT_EQ(MEI_KIND_ERROR_DECISION, skel->data->mei.kind);
 	ASSERT_EQ(TEST_BAD_DECISION, skel->data->mei.exit_code);
 	ASSERT_NE(NULL, strstr(skel->data->mei.msg,
 			       "ops.charge() returned 77 for a max event"))
 		TH_LOG("msg: %s", skel->data->mei.msg);
-
-	bpf_link__destroy(link);
-	memcg_ext_test__destroy(skel);
-	rmdir(cg);
+	detach(skel, link, cg);
 }
 
 TEST(init_failure_refuses_attach)
@@ -299,20 +313,10 @@ TEST(exit_kfunc_detaches_with_code)
 	struct bpf_link *link;
 	char cg[PATH_MAX];
 
-	ASSERT_EQ(0, make_oom_cgroup("mx_exit", cg, sizeof(cg)));
-	skel = open_policy(TEST_MODE_EXIT, cg_id(cg), 0);
-	ASSERT_NE(NULL, skel);
-	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
-	ASSERT_NE(NULL, link);
-
-	expect_stock_oom(_metadata, cg);
-	ASSERT_TRUE(wait_file(SYSFS "/state", "disabled", 2000));
+	skel = run_until_ejected(_metadata, TEST_MODE_EXIT, "mx_exit", cg, &link);
 	ASSERT_EQ(MEI_KIND_UNREG_BPF, skel->data->mei.kind);
 	ASSERT_EQ(TEST_EXIT_CODE, skel->data->mei.exit_code);
-
-	bpf_link__destroy(link);
-	memcg_ext_test__destroy(skel);
-	rmdir(cg);
+	detach(skel, link, cg);
 }
 
 #ifndef MADV_POPULATE_WRITE
