@@ -76,7 +76,7 @@ for bin in "${BINS[@]}"; do
 		elif [ $same = 1 ] && [ "$first" != missing ] && [ -n "$why" ]; then
 			echo "SKIP $bin:$name fails on stock too: $why"
 		elif [ -n "$flaky" ]; then
-			echo "SKIP $bin:$name flaky on stock too: $flaky:$all"
+			echo "SKIP $bin:$name known flaky (tests/kselftest-known.txt), results differ:$all: $flaky"
 		elif [ $same = 1 ] && [ "$first" = skip ]; then
 			echo "SKIP $bin:$name skipped by the test in every run"
 		elif [ $same = 1 ] && [ "$first" = fail ]; then
