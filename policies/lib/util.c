@@ -5,7 +5,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -127,25 +126,4 @@ const char *mx_fmt_bytes(s64 bytes, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.1f%c", v, units[u]);
 	return buf;
-}
-
-/* Read /sys/kernel/memcg_ext/@name without its trailing newline. */
-int mx_read_sysfs(const char *name, char *buf, size_t len)
-{
-	char path[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), MX_SYSFS "/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	while (n > 0 && buf[n - 1] == '\n')
-		n--;
-	buf[n] = '\0';
-	return 0;
 }

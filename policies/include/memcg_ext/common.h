@@ -25,7 +25,6 @@ typedef int64_t s64;
 
 #include "exit_info.h"
 
-#define MX_SYSFS	"/sys/kernel/memcg_ext"
 #define MX_CGROUP_ROOT	"/sys/fs/cgroup"
 
 #define MX_BUG(fmt, ...)						\
@@ -73,6 +72,5 @@ void mx_set_verbose(bool verbose);
 s64 mx_cgroup_id(const char *path);
 int mx_cgroup_path(const char *root, u64 id, char *buf, size_t len);
 const char *mx_fmt_bytes(s64 bytes, char *buf, size_t len);
-int mx_read_sysfs(const char *name, char *buf, size_t len);
 
 #endif /* __MEMCG_EXT_COMMON_H */
