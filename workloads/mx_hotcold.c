@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mx_hotcold: the workload of the trim benchmark (bench/trim). It holds a
+ * hot set it touches continuously and a cold set it writes once at start,
+ * and reports its throughput: operations per second over the hot set (one
+ * operation reads and writes one word of a pseudo-randomly chosen hot page).
+ * An ideal trimmer takes the whole cold set away at no throughput cost;
+ * taking hot pages shows up as major faults and lost throughput.
+ *
+ * Every --report-ms it prints
+ *   mx_hotcold: t=<s> ops_per_s=<n> mem_current=<bytes> swap_current=<bytes> mem_high=<bytes|max>
+ * (the cgroup values of its own memory cgroup, -1 if unreadable), writes
+ * "ops_per_s <n>" to --metric-file and, with --agent, sends
+ * METRIC name=ops_per_s. At the end:
+ *   mx_hotcold: summary ops_per_s=<all> window_ops_per_s=<from --window-from>
+ *               window_mem_current=<mean> window_swap_current=<mean> ...
+ * Data is non-zero (zero pages never reach zram in 6.12) and about 2:1
+ * compressible.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgstat.h"
+#include "common.h"
+
+static void usage(void)
+{
+	fprintf(stderr,
+"usage: mx_hotcold [options]\n"
+"  --hot SIZE          hot set, touched continuously (default 16M)\n"
+"  --cold SIZE         cold set, written once at start (default 48M)\n"
+"  --duration S        seconds to run after the sets are written (default 30; 0 = until SIGTERM)\n"
+"  --window-from S     the summary's window starts S seconds in (default: half the duration)\n"
+"  --report-ms MS      report interval (default 1000)\n"
+"  --metric-file PATH  write \"ops_per_s <n>\" there every report\n"
+"  --seed N            pseudo-random seed (default 1)\n"
+"  --agent             connect to the memcg_ext agent, SUBSCRIBE, send METRIC ops_per_s\n"
+"  --agent-required    exit 3 when the agent cannot be reached\n"
+"  --socket PATH       agent socket (default $MEMCG_EXT_AGENT_SOCK or /run/memcg_ext/agent.sock)\n"
+"  --workload NAME     workload name to give in HELLO\n"
+"  --subscribe-ms MS   SUBSCRIBE interval_ms\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "hot", 1, 0, 'H' }, { "cold", 1, 0, 'C' }, { "duration", 1, 0, 'd' },
+		{ "window-from", 1, 0, 'w' }, { "report-ms", 1, 0, 'r' },
+		{ "metric-file", 1, 0, 'm' }, { "seed", 1, 0, 's' },
+		{ "agent", 0, 0, 'a' }, { "agent-required", 0, 0, 'A' },
+		{ "socket", 1, 0, 'S' }, { "workload", 1, 0, 'W' },
+		{ "subscribe-ms", 1, 0, 'i' }, { "help", 0, 0, 'h' }, { 0 }
+	};
+	uint64_t hot = 16 * MIB, cold = 48 * MIB, seed = 1;
+	double duration = 30, wfrom = -1, report_ms = 1000;
+	const char *metric_file = NULL;
+	struct agent_opts ao = { 0 };
+	char cgdir[4096] = "";
+	int o;
+
+	prog = "mx_hotcold";
+	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (o) {
+		case 'H': hot = parse_size("--hot", optarg); break;
+		case 'C': cold = parse_size("--cold", optarg); break;
+		case 'd': duration = parse_num("--duration", optarg, 0, 1e7); break;
+		case 'w': wfrom = parse_num("--window-from", optarg, 0, 1e7); break;
+		case 'r': report_ms = parse_num("--report-ms", optarg, 10, 3.6e6); break;
+		case 'm': metric_file = optarg; break;
+		case 's': seed = (uint64_t)parse_num("--seed", optarg, 0, 1e18); break;
+		case 'a': ao.enabled = true; break;
+		case 'A': ao.enabled = ao.required = true; break;
+		case 'S': ao.sock = optarg; break;
+		case 'W': ao.workload = optarg; break;
+		case 'i': ao.interval_ms = (unsigned int)parse_num("--subscribe-ms", optarg, 0, 3.6e6); break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	hot &= ~(PAGE - 1);
+	cold &= ~(PAGE - 1);
+	if (hot < PAGE)
+		die("--hot must be at least one page");
+	if (wfrom < 0)
+		wfrom = duration / 2;
+	if (duration && wfrom >= duration)
+		die("--window-from %g must be below --duration %g", wfrom, duration);
+	setup_signals();
+	if (cg_self_dir(cgdir, sizeof(cgdir)))
+		cgdir[0] = 0;
+
+	struct mxc *c = agent_connect(&ao);
+	double t0 = now_s();
+	char *h = map_anon(hot), *cd = map_anon(cold);
+
+	fill_pages(cd, cold, seed * 7 + 3);
+	fill_pages(h, hot, seed * 13 + 5);
+	out("ready hot=%" PRIu64 " cold=%" PRIu64 " fill_s=%.2f cgroup=%s pid=%d",
+	    hot, cold, now_s() - t0, cgdir[0] ? cgdir : "?", (int)getpid());
+
+	uint64_t rng = seed * 0x2545f4914f6cdd1dULL + 1, pages = hot / PAGE;
+	uint64_t ops = 0, last_ops = 0, wops = 0;
+	double start = now_s(), last = start, wstart = -1;
+	double wmem = 0, wswap = 0;
+	unsigned long wsamples = 0;
+	volatile uint64_t sink = 0;
+
+	while (!stop) {
+		for (int i = 0; i < 4096; i++) {
+			uint64_t r = xorshift64(&rng);
+			uint64_t *w = (uint64_t *)(h + (r % pages) * PAGE + ((r >> 40) & (PAGE / 8 - 1)) * 8);
+
+			*w += 1;	/* the page stays non-zero: the word was non-zero */
+			sink += *w;
+		}
+		ops += 4096;
+		double t = now_s();
+
+		if (t - last < report_ms / 1000.0)
+			continue;
+		double rate = (ops - last_ops) / (t - last);
+		int64_t cur = cgdir[0] ? cg_read_num(cgdir, "memory.current") : -1;
+		int64_t sw = cgdir[0] ? cg_read_num(cgdir, "memory.swap.current") : -1;
+		int64_t hi = cgdir[0] ? cg_read_num(cgdir, "memory.high") : -1;
+		char his[32];
+
+		if (hi == -2)
+			snprintf(his, sizeof(his), "max");
+		else
+			snprintf(his, sizeof(his), "%" PRId64, hi);
+		out("t=%.1f ops_per_s=%.0f mem_current=%" PRId64 " swap_current=%" PRId64 " mem_high=%s",
+		    t - start, rate, cur, sw, his);
+		if (t - start >= wfrom) {
+			if (wstart < 0) {
+				wstart = last;	/* this report's interval is the first */
+				wops = 0;
+			}
+			wops += ops - last_ops;
+			wmem += cur;
+			wswap += sw;
+			wsamples++;
+		}
+		if (metric_file) {
+			char txt[64];
+
+			snprintf(txt, sizeof(txt), "ops_per_s %.0f\n", rate);
+			write_file_atomic(metric_file, txt);
+		}
+		if (c)
+			mxc_report_metric(c, "ops_per_s", rate);
+		last = t;
+		last_ops = ops;
+		if (c)
+			agent_wait(&c, 0, NULL, NULL);
+		if (duration && t - start >= duration)
+			break;
+	}
+	double end = now_s();
+
+	out("summary duration_s=%.1f ops=%" PRIu64 " ops_per_s=%.0f window_from_s=%.1f "
+	    "window_ops_per_s=%.0f window_mem_current=%.0f window_swap_current=%.0f samples=%lu%s",
+	    end - start, ops, ops / (end - start), wstart < 0 ? -1 : wstart - start,
+	    wstart < 0 ? 0 : wops / (last - wstart), wsamples ? wmem / wsamples : -1,
+	    wsamples ? wswap / wsamples : -1, wsamples, sink == 42 ? " " : "");
+	mxc_close(c);
+	return 0;
+}
