@@ -7,13 +7,23 @@
  * An ideal trimmer takes the whole cold set away at no throughput cost;
  * taking hot pages shows up as major faults and lost throughput.
  *
+ * Host noise: in a TCG VM on a busy host the CPU the workload gets varies
+ * by tens of percent from second to second. So it interleaves, in its one
+ * thread, every batch of hot-set operations with a batch of the same
+ * operations on a 4 KiB buffer that never faults (the reference), and also
+ * reports ops_norm = (hot ops per second spent on hot batches) / (reference
+ * ops per second spent on reference batches): what the memory costs,
+ * independent of how much CPU the VM got (--no-calibrate turns it off).
+ *
  * Every --report-ms it prints
- *   mx_hotcold: t=<s> ops_per_s=<n> mem_current=<bytes> swap_current=<bytes> mem_high=<bytes|max>
+ *   mx_hotcold: t=<s> ops_per_s=<n> ops_norm=<f> ref_per_s=<n> mem_current=<bytes>
+ *               swap_current=<bytes> mem_high=<bytes|max>
  * (the cgroup values of its own memory cgroup, -1 if unreadable), writes
- * "ops_per_s <n>" to --metric-file and, with --agent, sends
- * METRIC name=ops_per_s. At the end:
+ * "ops_per_s <n>" and "ops_norm <f>" to --metric-file and, with --agent,
+ * sends METRIC name=ops_per_s and name=ops_norm. At the end:
  *   mx_hotcold: summary ops_per_s=<all> window_ops_per_s=<from --window-from>
- *               window_mem_current=<mean> window_swap_current=<mean> ...
+ *               window_ops_norm=<f> window_mem_current=<mean>
+ *               window_swap_current=<mean> ...
  * Data is non-zero (zero pages never reach zram in 6.12) and about 2:1
  * compressible.
  */
@@ -26,6 +36,8 @@
 #include <unistd.h>
 
 #include "cgstat.h"
+
+#define BATCH 2048
 #include "common.h"
 
 static void usage(void)
@@ -39,7 +51,9 @@ static void usage(void)
 "  --report-ms MS      report interval (default 1000)\n"
 "  --metric-file PATH  write \"ops_per_s <n>\" there every report\n"
 "  --seed N            pseudo-random seed (default 1)\n"
-"  --agent             connect to the memcg_ext agent, SUBSCRIBE, send METRIC ops_per_s\n"
+"  --no-calibrate      no reference batches (ops_norm is then 0)\n"
+"  --agent             connect to the memcg_ext agent (retried every report until it\n"
+"                      answers), SUBSCRIBE, send METRIC ops_per_s\n"
 "  --agent-required    exit 3 when the agent cannot be reached\n"
 "  --socket PATH       agent socket (default $MEMCG_EXT_AGENT_SOCK or /run/memcg_ext/agent.sock)\n"
 "  --workload NAME     workload name to give in HELLO\n"
@@ -55,8 +69,10 @@ int main(int argc, char **argv)
 		{ "metric-file", 1, 0, 'm' }, { "seed", 1, 0, 's' },
 		{ "agent", 0, 0, 'a' }, { "agent-required", 0, 0, 'A' },
 		{ "socket", 1, 0, 'S' }, { "workload", 1, 0, 'W' },
-		{ "subscribe-ms", 1, 0, 'i' }, { "help", 0, 0, 'h' }, { 0 }
+		{ "subscribe-ms", 1, 0, 'i' }, { "no-calibrate", 0, 0, 'n' },
+		{ "help", 0, 0, 'h' }, { 0 }
 	};
+	bool calibrate = true;
 	uint64_t hot = 16 * MIB, cold = 48 * MIB, seed = 1;
 	double duration = 30, wfrom = -1, report_ms = 1000;
 	const char *metric_file = NULL;
@@ -74,6 +90,7 @@ int main(int argc, char **argv)
 		case 'r': report_ms = parse_num("--report-ms", optarg, 10, 3.6e6); break;
 		case 'm': metric_file = optarg; break;
 		case 's': seed = (uint64_t)parse_num("--seed", optarg, 0, 1e18); break;
+		case 'n': calibrate = false; break;
 		case 'a': ao.enabled = true; break;
 		case 'A': ao.enabled = ao.required = true; break;
 		case 'S': ao.sock = optarg; break;
@@ -106,26 +123,52 @@ int main(int argc, char **argv)
 	    hot, cold, now_s() - t0, cgdir[0] ? cgdir : "?", (int)getpid());
 
 	uint64_t rng = seed * 0x2545f4914f6cdd1dULL + 1, pages = hot / PAGE;
-	uint64_t ops = 0, last_ops = 0, wops = 0;
+	uint64_t ops = 0, last_ops = 0, wops = 0, rops = 0, last_rops = 0, wrops = 0;
 	double start = now_s(), last = start, wstart = -1;
+	double hot_t = 0, ref_t = 0, last_hot_t = 0, last_ref_t = 0, whot_t = 0, wref_t = 0;
 	double wmem = 0, wswap = 0;
 	unsigned long wsamples = 0;
 	volatile uint64_t sink = 0;
+	static uint64_t refbuf[512];
+	volatile uint64_t refn_v = 509;
+	uint64_t refn = refn_v;
 
 	while (!stop) {
-		for (int i = 0; i < 4096; i++) {
+		double t1 = now_s();
+
+		for (int i = 0; i < BATCH; i++) {
 			uint64_t r = xorshift64(&rng);
 			uint64_t *w = (uint64_t *)(h + (r % pages) * PAGE + ((r >> 40) & (PAGE / 8 - 1)) * 8);
 
 			*w += 1;	/* the page stays non-zero: the word was non-zero */
 			sink += *w;
 		}
-		ops += 4096;
 		double t = now_s();
 
+		hot_t += t - t1;
+		ops += BATCH;
+		if (calibrate) {
+			/* The same work on a 4 KiB buffer that never faults: its
+			 * rate is the CPU the VM gets right now. */
+			for (int i = 0; i < BATCH; i++) {
+				uint64_t r = xorshift64(&rng);
+				uint64_t *w = &refbuf[r % refn];
+
+				*w += 1;
+				sink += *w;
+			}
+			double t3 = now_s();
+
+			ref_t += t3 - t;
+			rops += BATCH;
+			t = t3;
+		}
 		if (t - last < report_ms / 1000.0)
 			continue;
 		double rate = (ops - last_ops) / (t - last);
+		double hot_rate = (ops - last_ops) / (hot_t - last_hot_t);
+		double ref_rate = calibrate ? (rops - last_rops) / (ref_t - last_ref_t) : 0;
+		double norm = calibrate ? hot_rate / ref_rate : 0;
 		int64_t cur = cgdir[0] ? cg_read_num(cgdir, "memory.current") : -1;
 		int64_t sw = cgdir[0] ? cg_read_num(cgdir, "memory.swap.current") : -1;
 		int64_t hi = cgdir[0] ? cg_read_num(cgdir, "memory.high") : -1;
@@ -135,39 +178,58 @@ int main(int argc, char **argv)
 			snprintf(his, sizeof(his), "max");
 		else
 			snprintf(his, sizeof(his), "%" PRId64, hi);
-		out("t=%.1f ops_per_s=%.0f mem_current=%" PRId64 " swap_current=%" PRId64 " mem_high=%s",
-		    t - start, rate, cur, sw, his);
+		out("t=%.1f ops_per_s=%.0f ops_norm=%.5f ref_per_s=%.0f mem_current=%" PRId64
+		    " swap_current=%" PRId64 " mem_high=%s",
+		    t - start, rate, norm, ref_rate, cur, sw, his);
 		if (t - start >= wfrom) {
-			if (wstart < 0) {
+			if (wstart < 0)
 				wstart = last;	/* this report's interval is the first */
-				wops = 0;
-			}
 			wops += ops - last_ops;
+			wrops += rops - last_rops;
+			whot_t += hot_t - last_hot_t;
+			wref_t += ref_t - last_ref_t;
 			wmem += cur;
 			wswap += sw;
 			wsamples++;
 		}
 		if (metric_file) {
-			char txt[64];
+			char txt[96];
 
-			snprintf(txt, sizeof(txt), "ops_per_s %.0f\n", rate);
+			snprintf(txt, sizeof(txt), "ops_per_s %.0f\nops_norm %.5f\n", rate, norm);
 			write_file_atomic(metric_file, txt);
 		}
-		if (c)
+		if (!c && ao.enabled && !ao.required) {
+			/* the agent may start after us: try again every report */
+			c = mxc_open_timeout(ao.sock, ao.workload, 200);
+			if (c) {
+				out("agent: connected workload=%s cgroup=%s", mxc_workload(c), mxc_cgroup(c));
+				mxc_subscribe(c, ao.interval_ms);
+			}
+		}
+		if (c) {
 			mxc_report_metric(c, "ops_per_s", rate);
+			if (calibrate)
+				mxc_report_metric(c, "ops_norm", norm);
+		}
 		last = t;
 		last_ops = ops;
+		last_rops = rops;
+		last_hot_t = hot_t;
+		last_ref_t = ref_t;
 		if (c)
 			agent_wait(&c, 0, NULL, NULL);
 		if (duration && t - start >= duration)
 			break;
 	}
 	double end = now_s();
+	double wnorm = (calibrate && wrops && whot_t > 0 && wref_t > 0) ?
+		(wops / whot_t) / (wrops / wref_t) : 0;
 
 	out("summary duration_s=%.1f ops=%" PRIu64 " ops_per_s=%.0f window_from_s=%.1f "
-	    "window_ops_per_s=%.0f window_mem_current=%.0f window_swap_current=%.0f samples=%lu%s",
+	    "window_ops_per_s=%.0f window_ops_norm=%.5f window_mem_current=%.0f "
+	    "window_swap_current=%.0f samples=%lu%s",
 	    end - start, ops, ops / (end - start), wstart < 0 ? -1 : wstart - start,
-	    wstart < 0 ? 0 : wops / (last - wstart), wsamples ? wmem / wsamples : -1,
+	    wstart < 0 ? 0 : wops / (last - wstart), wnorm, wsamples ? wmem / wsamples : -1,
 	    wsamples ? wswap / wsamples : -1, wsamples, sink == 42 ? " " : "");
 	mxc_close(c);
 	return 0;
