@@ -7,13 +7,16 @@
  * An ideal trimmer takes the whole cold set away at no throughput cost;
  * taking hot pages shows up as major faults and lost throughput.
  *
- * Host noise: in a TCG VM on a busy host the CPU the workload gets varies
- * by tens of percent from second to second. So it interleaves, in its one
- * thread, every batch of hot-set operations with a batch of the same
- * operations on a 4 KiB buffer that never faults (the reference), and also
- * reports ops_norm = (hot ops per second spent on hot batches) / (reference
- * ops per second spent on reference batches): what the memory costs,
- * independent of how much CPU the VM got (--no-calibrate turns it off).
+ * Host noise: in a TCG VM on a busy host the speed of the workload varies
+ * by tens of percent from second to second (CPU share, and the host's
+ * caches, which the emulated TLB refills of random page accesses depend
+ * on). So every batch of hot-set operations is followed by the same batch
+ * run by a reference process on a reference set of the same size, pinned
+ * to the same CPU, in another cgroup (--ref-cgroup, e.g. the root one
+ * in the VM: never limited, never reclaimed, so its accesses never fault). ops_norm = (hot ops per second spent on hot
+ * batches) / (reference ops per second spent on reference batches) is
+ * what the workload's memory costs it, independent of the host's noise
+ * (--no-calibrate: no reference, ops_norm 0).
  *
  * Every --report-ms it prints
  *   mx_hotcold: t=<s> ops_per_s=<n> ops_norm=<f> ref_per_s=<n> mem_current=<bytes>
@@ -28,7 +31,11 @@
  * compressible.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +58,10 @@ static void usage(void)
 "  --report-ms MS      report interval (default 1000)\n"
 "  --metric-file PATH  write \"ops_per_s <n>\" there every report\n"
 "  --seed N            pseudo-random seed (default 1)\n"
-"  --no-calibrate      no reference batches (ops_norm is then 0)\n"
+"  --no-calibrate      no reference process (ops_norm is then 0)\n"
+"  --ref-cgroup DIR    move the reference process to cgroup DIR (default: it stays in the\n"
+"                      workload's cgroup, where its memory is charged and trimmed too)\n"
+"  --cpu N             CPU for the workload and its reference (default: the last; -1: no pinning)\n"
 "  --agent             connect to the memcg_ext agent (retried every report until it\n"
 "                      answers), SUBSCRIBE, send METRIC ops_per_s\n"
 "  --agent-required    exit 3 when the agent cannot be reached\n"
@@ -59,6 +69,91 @@ static void usage(void)
 "  --workload NAME     workload name to give in HELLO\n"
 "  --subscribe-ms MS   SUBSCRIBE interval_ms\n");
 	exit(2);
+}
+
+/* The hot-set operation: read and write one word of a pseudo-random page. */
+static uint64_t run_batch(char *set, uint64_t pages, uint64_t *rng)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < BATCH; i++) {
+		uint64_t r = xorshift64(rng);
+		uint64_t *w = (uint64_t *)(set + (r % pages) * PAGE + ((r >> 40) & (PAGE / 8 - 1)) * 8);
+
+		*w += 1;	/* the page stays non-zero: the word was non-zero */
+		sum += *w;
+	}
+	return sum;
+}
+
+static int ref_go = -1, ref_done = -1;
+
+/*
+ * The reference process: in the root cgroup, same CPU, its own set of the
+ * hot set's size; runs one batch per byte on ref_go, answers with the
+ * nanoseconds it took on ref_done. Exits when the workload goes away.
+ */
+static void ref_start(uint64_t size, uint64_t seed, const char *ref_cg)
+{
+	int go[2], done[2];
+	pid_t pid;
+
+	if (pipe(go) || pipe(done))
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid > 0) {
+		close(go[0]);
+		close(done[1]);
+		ref_go = go[1];
+		ref_done = done[0];
+		return;
+	}
+	close(go[1]);
+	close(done[0]);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	if (ref_cg) {
+		char path[4200];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", ref_cg);
+		f = fopen(path, "w");
+		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f))
+			die("cannot move the reference process to %s", ref_cg);
+	}
+	char *set = map_anon(size);
+	uint64_t rng = seed * 0x2545f4914f6cdd1dULL + 1, sink = 0;
+	char b;
+
+	fill_pages(set, size, seed * 13 + 5);
+	for (;;) {
+		ssize_t n = read(go[0], &b, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(sink == 42);
+		uint64_t t = now_ns();
+
+		sink += run_batch(set, size / PAGE, &rng);
+		t = now_ns() - t;
+		if (write(done[1], &t, sizeof(t)) != sizeof(t))
+			_exit(1);
+	}
+}
+
+/* One reference batch: seconds it took. */
+static double ref_batch(void)
+{
+	uint64_t ns;
+	char b = 1;
+
+	if (write(ref_go, &b, 1) != 1 || read(ref_done, &ns, sizeof(ns)) != sizeof(ns))
+		die("the reference process is gone");
+	return ns / 1e9;
 }
 
 int main(int argc, char **argv)
@@ -69,10 +164,13 @@ int main(int argc, char **argv)
 		{ "metric-file", 1, 0, 'm' }, { "seed", 1, 0, 's' },
 		{ "agent", 0, 0, 'a' }, { "agent-required", 0, 0, 'A' },
 		{ "socket", 1, 0, 'S' }, { "workload", 1, 0, 'W' },
-		{ "subscribe-ms", 1, 0, 'i' }, { "no-calibrate", 0, 0, 'n' },
+		{ "subscribe-ms", 1, 0, 'i' }, { "no-calibrate", 0, 0, 'n' }, { "cpu", 1, 0, 'c' },
+		{ "ref-cgroup", 1, 0, 'g' },
 		{ "help", 0, 0, 'h' }, { 0 }
 	};
 	bool calibrate = true;
+	int cpu = -2;
+	const char *ref_cg = NULL;
 	uint64_t hot = 16 * MIB, cold = 48 * MIB, seed = 1;
 	double duration = 30, wfrom = -1, report_ms = 1000;
 	const char *metric_file = NULL;
@@ -91,6 +189,8 @@ int main(int argc, char **argv)
 		case 'm': metric_file = optarg; break;
 		case 's': seed = (uint64_t)parse_num("--seed", optarg, 0, 1e18); break;
 		case 'n': calibrate = false; break;
+		case 'g': ref_cg = optarg; break;
+		case 'c': cpu = (int)parse_num("--cpu", optarg, -1, 4095); break;
 		case 'a': ao.enabled = true; break;
 		case 'A': ao.enabled = ao.required = true; break;
 		case 'S': ao.sock = optarg; break;
@@ -113,14 +213,28 @@ int main(int argc, char **argv)
 	if (cg_self_dir(cgdir, sizeof(cgdir)))
 		cgdir[0] = 0;
 
+	if (cpu == -2)
+		cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
+	if (cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			out("warning: cannot pin to cpu %d: %s", cpu, strerror(errno));
+	}
+	if (calibrate)
+		ref_start(hot, seed, ref_cg);
+
 	struct mxc *c = agent_connect(&ao);
 	double t0 = now_s();
 	char *h = map_anon(hot), *cd = map_anon(cold);
 
 	fill_pages(cd, cold, seed * 7 + 3);
 	fill_pages(h, hot, seed * 13 + 5);
-	out("ready hot=%" PRIu64 " cold=%" PRIu64 " fill_s=%.2f cgroup=%s pid=%d",
-	    hot, cold, now_s() - t0, cgdir[0] ? cgdir : "?", (int)getpid());
+	out("ready hot=%" PRIu64 " cold=%" PRIu64 " fill_s=%.2f cgroup=%s pid=%d cpu=%d reference=%s",
+	    hot, cold, now_s() - t0, cgdir[0] ? cgdir : "?", (int)getpid(), cpu,
+	    !calibrate ? "none" : ref_cg ? ref_cg : "same-cgroup");
 
 	uint64_t rng = seed * 0x2545f4914f6cdd1dULL + 1, pages = hot / PAGE;
 	uint64_t ops = 0, last_ops = 0, wops = 0, rops = 0, last_rops = 0, wrops = 0;
@@ -129,39 +243,19 @@ int main(int argc, char **argv)
 	double wmem = 0, wswap = 0;
 	unsigned long wsamples = 0;
 	volatile uint64_t sink = 0;
-	static uint64_t refbuf[512];
-	volatile uint64_t refn_v = 509;
-	uint64_t refn = refn_v;
 
 	while (!stop) {
 		double t1 = now_s();
 
-		for (int i = 0; i < BATCH; i++) {
-			uint64_t r = xorshift64(&rng);
-			uint64_t *w = (uint64_t *)(h + (r % pages) * PAGE + ((r >> 40) & (PAGE / 8 - 1)) * 8);
-
-			*w += 1;	/* the page stays non-zero: the word was non-zero */
-			sink += *w;
-		}
+		sink += run_batch(h, pages, &rng);
 		double t = now_s();
 
 		hot_t += t - t1;
 		ops += BATCH;
 		if (calibrate) {
-			/* The same work on a 4 KiB buffer that never faults: its
-			 * rate is the CPU the VM gets right now. */
-			for (int i = 0; i < BATCH; i++) {
-				uint64_t r = xorshift64(&rng);
-				uint64_t *w = &refbuf[r % refn];
-
-				*w += 1;
-				sink += *w;
-			}
-			double t3 = now_s();
-
-			ref_t += t3 - t;
+			ref_t += ref_batch();
 			rops += BATCH;
-			t = t3;
+			t = now_s();
 		}
 		if (t - last < report_ms / 1000.0)
 			continue;

@@ -153,12 +153,14 @@ def main():
         f"runs {meta.get('duration')} s and the last {meta.get('window')} s are the steady state: "
         "mean memory.current (sampled every second by the workload) and the throughput over "
         "the window.\n")
-    L.append("Throughput is measured as **ops_norm**: the workload interleaves, in its one thread, "
-             "each batch of 2048 hot-set operations with 2048 identical operations on a 4 KiB "
-             "buffer that never faults, and divides the hot-set rate (per second spent on hot "
-             "batches) by the reference rate. Faults, reclaim and throttling in the workload "
-             "slow only the hot batches; the CPU share the VM gets from the busy host (which moves "
-             "raw ops/s by tens of percent from second to second) slows both and cancels out. "
+    L.append("Throughput is measured as **ops_norm**: each batch of 2048 hot-set operations is "
+             "followed by the same batch run by a reference process on a reference set of the "
+             "hot set's size, pinned to the same vCPU but in the root cgroup (never limited, never "
+             "reclaimed, so it never faults); ops_norm is the hot-set rate (per second spent on "
+             "hot batches) over the reference rate. Faults, reclaim and throttling in the "
+             "workload slow only the hot batches; what the busy host does to the VM (CPU share, "
+             "cache contention, which moves raw ops/s by tens of percent from second to second) "
+             "slows both and cancels out. "
              "Raw ops/s losses are reported beside it.\n")
     L.append("- **none**: no controller (the baseline).")
     L.append("- **senpai**: `bench/trim/senpai.c`, the published senpai algorithm "

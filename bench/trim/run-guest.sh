@@ -14,7 +14,11 @@
 #           dynamic protection/trim, its metric from the client protocol
 #           (mx_hotcold --agent sends METRIC ops_per_s)
 # mx_hotcold runs DURATION seconds; the last WINDOW seconds are the steady
-# state measured: its throughput and the mean of memory.current.
+# state measured: its throughput and the mean of memory.current. Its
+# reference process (see workloads/mx_hotcold.c: the same operations on a
+# set that never faults, interleaved batch by batch on the same CPU) lives
+# in the root cgroup; the throughput compared is ops_norm, the hot-set rate
+# over the reference rate, which cancels the noise of the busy host.
 #
 # Every run prints "@@BENCH {json}" and appends it to
 # $MEMCG_EXT_ARTIFACTS/trim.jsonl; first line "type":"meta", last "end".
@@ -160,7 +164,7 @@ run_one() {
 	fi
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	sh -c "echo \$\$ >$cg/cgroup.procs && exec mx_hotcold --hot ${hot}M --cold ${cold}M \
-		--duration $duration --window-from $wfrom $agentflag" >"$wl" 2>&1 </dev/null &
+		--duration $duration --window-from $wfrom --ref-cgroup $cgroot $agentflag" >"$wl" 2>&1 </dev/null &
 	wpid=$!
 	i=0
 	until grep -q ' ready ' "$wl" || ! kill -0 $wpid 2>/dev/null || [ $i -ge 1200 ]; do
