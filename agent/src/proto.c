@@ -160,12 +160,12 @@ static void headroom_line(struct mx_workload *w, char *buf, size_t len)
 		if (th[i])
 			snprintf(t[i], sizeof(t[i]), "%" PRId64, (int64_t)th[i] - (int64_t)u);
 		else
-			snprintf(t[i], sizeof(t[i]), "none");
+			snprintf(t[i], sizeof(t[i]), "max");	/* no such threshold */
 	}
 	if (w->st.max == MX_UNLIMITED)
 		snprintf(mx, sizeof(mx), "max");
 	else
-		snprintf(mx, sizeof(mx), "%" PRIu64, w->st.max);
+		snprintf(mx, sizeof(mx), "%" PRId64, (int64_t)w->st.max - (int64_t)u);
 	snprintf(buf, len, "HEADROOM usage=%" PRIu64 " t1=%s t2=%s t3=%s max=%s",
 		 u, t[0], t[1], t[2], mx);
 }
