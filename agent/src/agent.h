@@ -73,8 +73,9 @@ struct mx_workload {
 	uint64_t backoff_until_ms;
 	int backoff_cycles;
 	uint64_t low_written;		/* last memory.low we wrote */
-	double metric, metric_baseline;
+	double metric, metric_baseline, metric_avg, metric_noise;
 	bool metric_seen, baseline_seen;
+	bool probed_last_cycle;		/* the last cycle's metric saw our reclaim */
 	uint64_t metric_ms;
 
 	/* F11/F13 escalation */

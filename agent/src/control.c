@@ -682,8 +682,8 @@ static void trim_probe(struct mx_agent *a, struct mx_workload *w)
 	const struct mx_workload_policy *p = w->pol;
 	uint64_t now = mx_now_ms(), u = w->st.current;
 	uint64_t refault = w->st.refault_anon + w->st.refault_file, rbytes, step, floor, low;
-	double dt, refault_pct, psi_pct, regression = 0;
-	bool hot;
+	double dt, refault_pct, psi_pct, regression = 0, metric_limit = 1e9;
+	bool hot, hot_ws;
 	char b1[24], b2[24], why[200];
 
 	if (p->protection.mode != MX_PROT_DYNAMIC || w->esc != MX_ESC_NONE || !w->st.populated)
@@ -702,35 +702,60 @@ static void trim_probe(struct mx_agent *a, struct mx_workload *w)
 	rbytes = (refault - w->probe_prev_refault) * PAGE_BYTES;
 	refault_pct = u ? 100.0 * rbytes / u / dt : 0;
 	psi_pct = (w->st.psi_some_us - w->probe_prev_psi_us) / (dt * 1e6) * 100.0;
-	if (w->metric_seen && w->baseline_seen && w->metric_baseline != 0) {
-		regression = (w->metric_baseline - w->metric) / fabs(w->metric_baseline);
-		if (!p->metric.higher_is_better)
-			regression = -regression;
+	/*
+	 * The metric: a short average against a baseline learnt only from
+	 * cycles our own reclaim did not touch, so that a back-off lets the
+	 * baseline catch up with reality instead of pausing for ever. Its
+	 * noise widens the margin: a 1% budget cannot be read from one sample
+	 * of a metric that jumps by 10%.
+	 */
+	if (w->metric_seen && p->metric.source != MX_METRIC_NONE) {
+		double m = w->metric;
+
+		if (!w->baseline_seen) {
+			w->metric_baseline = w->metric_avg = m;
+			w->metric_noise = 0;
+			w->baseline_seen = true;
+		} else {
+			w->metric_avg = 0.7 * w->metric_avg + 0.3 * m;
+			if (!w->probed_last_cycle && w->metric_baseline != 0) {
+				w->metric_noise = 0.8 * w->metric_noise +
+					0.2 * fabs(m - w->metric_avg) / fabs(w->metric_baseline);
+				w->metric_baseline = 0.9 * w->metric_baseline + 0.1 * m;
+			}
+		}
+		if (w->metric_baseline != 0) {
+			regression = (w->metric_baseline - w->metric_avg) / fabs(w->metric_baseline);
+			if (!p->metric.higher_is_better)
+				regression = -regression;
+		}
+		metric_limit = p->metric.max_regression / 2 + w->metric_noise;
 	}
 	w->fresh_cycles++;
-	hot = refault_pct > p->protection.refault_target || psi_pct > p->protection.psi_target ||
-	      regression > p->metric.max_regression / 2;
+	w->probed_last_cycle = false;
+	hot_ws = refault_pct > p->protection.refault_target || psi_pct > p->protection.psi_target;
+	hot = hot_ws || regression > metric_limit;
 	if (hot) {
-		/* What came back was in use: the working set is what is resident now. */
-		w->estimate = u + rbytes;
-		w->ws_confirmed = true;
-		w->fresh_hits++;
+		/*
+		 * Refaults or stalls: what came back was in use, the working
+		 * set is what is resident now. The metric alone only pauses.
+		 */
+		if (hot_ws) {
+			w->estimate = u + rbytes;
+			w->ws_confirmed = true;
+			w->fresh_hits++;
+		}
 		w->backoff_cycles = w->backoff_cycles ? w->backoff_cycles * 2 : 2;
 		if (w->backoff_cycles > 32)
 			w->backoff_cycles = 32;
 		w->backoff_until_ms = now + w->backoff_cycles * a->policy->agent.interval_ms;
 		snprintf(why, sizeof(why), "refaults %.2f%%/s (target %.2f), stall %.2f%% "
-			 "(target %.2f), metric %+.2f%%: working set ~%s, pause %d cycles",
-			 refault_pct, p->protection.refault_target, psi_pct,
-			 p->protection.psi_target, -regression * 100, fmt_b(w->estimate, b1),
-			 w->backoff_cycles);
+			 "(target %.2f), metric %+.2f%% (limit -%.2f%%): working set ~%s, pause %d "
+			 "cycles", refault_pct, p->protection.refault_target, psi_pct,
+			 p->protection.psi_target, -regression * 100, metric_limit * 100,
+			 fmt_b(w->estimate, b1), w->backoff_cycles);
 		mx_decide(a, w, "backoff", NULL, "%s", why);
 	} else {
-		if (w->metric_seen) {
-			w->metric_baseline = w->baseline_seen ?
-				0.9 * w->metric_baseline + 0.1 * w->metric : w->metric;
-			w->baseline_seen = true;
-		}
 		if (now >= w->backoff_until_ms) {
 			floor = protection_floor(w);
 			step = (uint64_t)(u * p->protection.probe_step / 100.0);
@@ -746,6 +771,7 @@ static void trim_probe(struct mx_agent *a, struct mx_workload *w)
 					 "probe below %s", refault_pct, psi_pct, fmt_b(u, b1));
 				act_reclaim(a, w, step, "probe", why);
 				u = w->st.current;
+				w->probed_last_cycle = true;
 			}
 			if (!w->estimate || u < w->estimate || !w->estimate_adopted ||
 			    fresh_estimate(w))
