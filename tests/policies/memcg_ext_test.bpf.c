@@ -114,6 +114,77 @@ void BPF_PROG(test_cgroup_offline, struct mem_cgroup *memcg)
 	bpf_map_delete_elem(&online_ids, &cgid);
 }
 
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} wm_events SEC(".maps");
+
+u64 nr_wm_events;
+
+SEC("struct_ops/test_watermark")
+void BPF_PROG(test_watermark, struct mem_cgroup *memcg, u32 index, u32 rising,
+	      u64 usage)
+{
+	struct test_wm_event *e;
+
+	__sync_fetch_and_add(&nr_wm_events, 1);
+	e = bpf_ringbuf_reserve(&wm_events, sizeof(*e), 0);
+	if (!e)
+		return;
+	e->cgid = memcg_ext_cgroup_id(memcg);
+	e->usage = usage;
+	e->ktime_ns = bpf_ktime_get_ns();
+	e->index = index;
+	e->rising = rising;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* The kfuncs that user space drives, one syscall program each. */
+SEC("syscall")
+int test_bg_reclaim(struct test_bg_args *a)
+{
+	struct mem_cgroup *m = memcg_ext_get_memcg(a->cgid);
+
+	if (!m) {
+		a->ret = -ENOENT;
+		return 0;
+	}
+	a->ret = memcg_ext_bg_reclaim(m, a->bytes, a->passes, a->flags);
+	memcg_ext_put_memcg(m);
+	return 0;
+}
+
+SEC("syscall")
+int test_bg_target(struct test_target_args *a)
+{
+	struct mem_cgroup *m = memcg_ext_get_memcg(a->cgid);
+
+	if (!m) {
+		a->ret = -ENOENT;
+		return 0;
+	}
+	if (a->add)
+		a->ret = memcg_ext_bg_add_target(m, a->tgid);
+	else
+		a->ret = memcg_ext_bg_del_target(m, a->tgid);
+	memcg_ext_put_memcg(m);
+	return 0;
+}
+
+SEC("syscall")
+int test_set_watermark(struct test_wm_args *a)
+{
+	struct mem_cgroup *m = memcg_ext_get_memcg(a->cgid);
+
+	if (!m) {
+		a->ret = -ENOENT;
+		return 0;
+	}
+	a->ret = memcg_ext_set_watermark(m, a->index, a->level, a->hysteresis);
+	memcg_ext_put_memcg(m);
+	return 0;
+}
+
 SEC("struct_ops.s/test_init")
 s32 BPF_PROG(test_init)
 {
@@ -131,6 +202,7 @@ struct memcg_ext_ops test_ops = {
 	.charge		= (void *)test_charge,
 	.cgroup_online	= (void *)test_cgroup_online,
 	.cgroup_offline	= (void *)test_cgroup_offline,
+	.watermark	= (void *)test_watermark,
 	.init		= (void *)test_init,
 	.exit		= (void *)test_exit,
 	.name		= "test",

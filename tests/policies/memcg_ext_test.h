@@ -14,4 +14,37 @@ enum test_mode {
 #define TEST_BAD_DECISION	77
 #define TEST_EXIT_CODE		42
 
+/* Arguments of the syscall programs that call the kfuncs for a test. */
+struct test_bg_args {
+	unsigned long long cgid;
+	unsigned long long bytes;
+	unsigned int passes;
+	unsigned int flags;
+	int ret;
+};
+
+struct test_target_args {
+	unsigned long long cgid;
+	int tgid;
+	int add;
+	int ret;
+};
+
+struct test_wm_args {
+	unsigned long long cgid;
+	unsigned int index;
+	unsigned long long level;
+	unsigned long long hysteresis;
+	int ret;
+};
+
+/* What ops.watermark() passes to user space through the ring buffer. */
+struct test_wm_event {
+	unsigned long long cgid;
+	unsigned long long usage;
+	unsigned long long ktime_ns;
+	unsigned int index;
+	unsigned int rising;
+};
+
 #endif /* __MEMCG_EXT_TEST_H */

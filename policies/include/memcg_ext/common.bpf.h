@@ -27,6 +27,12 @@ s64 memcg_ext_read_counter(struct mem_cgroup *memcg, u32 counter) __ksym;
 s64 memcg_ext_memory_events(struct mem_cgroup *memcg, u32 event) __ksym;
 s64 memcg_ext_stat(struct mem_cgroup *memcg, u32 item) __ksym;
 s64 memcg_ext_vm_event(struct mem_cgroup *memcg, u32 event) __ksym;
+int memcg_ext_bg_reclaim(struct mem_cgroup *memcg, u64 nr_bytes, u32 max_passes,
+			 u32 flags) __ksym;
+int memcg_ext_bg_add_target(struct mem_cgroup *memcg, s32 tgid) __ksym;
+int memcg_ext_bg_del_target(struct mem_cgroup *memcg, s32 tgid) __ksym;
+int memcg_ext_set_watermark(struct mem_cgroup *memcg, u32 index, u64 level,
+			    u64 hysteresis) __ksym;
 
 /* Pack variadic arguments for the *_bstr kfuncs, as bpf_printk() does. */
 #define ___memcg_ext_bstr(fmt, args...)					\
