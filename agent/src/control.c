@@ -567,6 +567,9 @@ static void escalation_step(struct mx_agent *a, struct mx_workload *w)
 				  ret ? strerror(-ret) : "removed");
 		}
 		mx_decide(a, w, "killed", NULL, "workload killed and reaped: %s", w->esc_reason);
+		/* Let the host show what the kill freed before choosing another victim. */
+		if (!strncmp(w->esc_reason, "host", 4) || strstr(w->esc_reason, ": host"))
+			a->host_over_since_ms = now;
 		if (w->pol->on_kill.notify)
 			mx_hook_notify(a, w, "killed", w->esc_reason);
 		w->esc = MX_ESC_DONE;
