@@ -140,6 +140,8 @@ struct mx_agent {
 	char features[1024];
 	json_object *saved_state;	/* state.json of a previous run */
 	bool host_kill_pending;
+	uint64_t limits_sum, limits_share_bytes;	/* F15: sum of T3 / memory.max */
+	bool limits_warned;
 };
 
 /* main.c */

@@ -881,6 +881,31 @@ static void host_control(struct mx_agent *a)
 	}
 }
 
+/*
+ * F15's second half: the workloads' limits (T3, else memory.max) should
+ * add up to no more than limits_share of RAM. The agent changes no limit
+ * for it; it says so once, and again when the sum changes.
+ */
+static void limits_check(struct mx_agent *a)
+{
+	struct mx_workload *w;
+	uint64_t sum = 0;
+	char b1[24], b2[24];
+
+	for (w = a->workloads; w; w = w->next)
+		sum += w->t3 ? w->t3 : w->st.max != MX_UNLIMITED ? w->st.max : 0;
+	a->limits_share_bytes = (uint64_t)(a->mem_total * a->policy->host.limits_share / 100.0);
+	if (sum != a->limits_sum)
+		a->limits_warned = false;
+	a->limits_sum = sum;
+	if (sum > a->limits_share_bytes && !a->limits_warned) {
+		mx_decide(a, NULL, "limits", NULL, "workload limits add up to %s, more than "
+			  "limits_share %.0f%% of RAM (%s)", fmt_b(sum, b1),
+			  a->policy->host.limits_share, fmt_b(a->limits_share_bytes, b2));
+		a->limits_warned = true;
+	}
+}
+
 void mx_client_metric(struct mx_agent *a, struct mx_workload *w, const char *name, double v)
 {
 	(void)a;
@@ -926,6 +951,7 @@ void mx_control_run(struct mx_agent *a, const char *why)
 		thresholds(a, w);
 		trim_probe(a, w);
 	}
+	limits_check(a);
 	host_control(a);
 	for (w = a->workloads; w; w = next) {
 		next = w->next;

@@ -72,6 +72,8 @@ json_object *mx_status_json(struct mx_agent *a)
 	json_object_object_add(host, "psi_some_avg10",
 			       json_object_new_double(a->host_psi_some_avg10));
 	json_object_object_add(host, "reclaimed", json_object_new_uint64(a->host_reclaimed_bytes));
+	json_object_object_add(host, "limits_sum", json_object_new_uint64(a->limits_sum));
+	json_object_object_add(host, "limits_share", json_object_new_uint64(a->limits_share_bytes));
 	json_object_object_add(root, "host", host);
 	for (w = a->workloads; w; w = w->next) {
 		json_object *o = json_object_new_object();
@@ -139,13 +141,15 @@ static json_object *explain_json(struct mx_agent *a, const char *name)
 	snprintf(buf, sizeof(buf),
 		 "priority %d%s; thresholds t1=%" PRIu64 " t2=%" PRIu64 " t3=%" PRIu64
 		 "; protection %s (probe %.1f%%, refault target %.2f%%/s, stall target %.2f%%); "
-		 "shedding %s (grace %" PRIu64 " ms); metric %s; estimate %" PRIu64
+		 "shedding %s (grace %" PRIu64 " ms); metric %s (now %.4g, avg %.4g, baseline "
+		 "%.4g, noise %.1f%%); estimate %" PRIu64
 		 "%s; %d probe cycles; escalation %s%s%s",
 		 p->priority, p->protected ? ", protected" : "", w->t1, w->t2, w->t3,
 		 mx_protection_mode_name(p->protection.mode), p->protection.probe_step,
 		 p->protection.refault_target, p->protection.psi_target,
 		 p->shedding.enabled ? "on" : "off", p->shedding.grace_period_ms,
-		 p->metric.source == MX_METRIC_NONE ? "none" : p->metric.name, w->estimate,
+		 p->metric.source == MX_METRIC_NONE ? "none" : p->metric.name, w->metric,
+		 w->metric_avg, w->metric_baseline, w->metric_noise * 100, w->estimate,
 		 w->estimate_adopted ? " (adopted at start)" : "", w->fresh_cycles,
 		 mx_escalation_name(w->esc), w->esc ? ": " : "", w->esc ? w->esc_reason : "");
 	json_object_object_add(root, "summary", json_object_new_string(buf));

@@ -325,6 +325,21 @@ static void test_adopt(void)
 	agent_free(a);
 }
 
+static void test_limits_share(void)
+{
+	static const char pol[] = "host:\n  utilization_ceiling: 100%\n  limits_share: 1%\n"
+		"workloads:\n  - name: w\n    cgroup: w\n    thresholds: { t3: 1G }\n";
+	struct mx_agent *a;
+
+	reset();
+	add_cg("w", 10 * MB, 0);
+	a = agent_new(pol, false);
+	mx_control_run(a, "test");
+	result("limits_share_reported", a->limits_sum == 1ULL << 30 && a->limits_warned,
+	       "the sum of limits over limits_share was not reported");
+	agent_free(a);
+}
+
 int main(void)
 {
 	char cmd[PATH_MAX + 16];
@@ -338,6 +353,7 @@ int main(void)
 	test_t3_kill();
 	test_host_ceiling();
 	test_adopt();
+	test_limits_share();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd))
 		return 2;
