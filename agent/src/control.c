@@ -384,8 +384,24 @@ static void workload_update(struct mx_agent *a, struct mx_workload *w)
 	double psi, r;
 	enum mx_level l = MX_LEVEL_NONE;
 
+	uint64_t oom_kills = w->st.ev_oom_kill;
+	bool had_state = w->st.exists;
+
 	if (a->be.ops->read_state(&a->be, w->cgpath, &w->st))
 		w->st.exists = false;
+	/*
+	 * F13 with the kernel's OOM killer: a kill the kernel made in this
+	 * workload is reported like ours, so the scheduler hears of it.
+	 */
+	if (had_state && w->st.exists && w->st.ev_oom_kill > oom_kills) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "the kernel OOM killer killed %" PRIu64
+			 " process(es) in the cgroup", w->st.ev_oom_kill - oom_kills);
+		mx_decide(a, w, "oom-kill", NULL, "%s", why);
+		if (w->pol->on_kill.notify)
+			mx_hook_notify(a, w, "oom_kill", why);
+	}
 	ref = w->st.max != MX_UNLIMITED && w->st.max ? w->st.max : a->mem_total;
 	w->limit_ref = ref;
 	w->t1 = mx_size_resolve(&p->t1, ref);

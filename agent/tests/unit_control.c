@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -325,6 +327,45 @@ static void test_adopt(void)
 	agent_free(a);
 }
 
+/* The scheduler hook on a socket: pre_kill and killed, one JSON line each. */
+static void test_hook_socket(void)
+{
+	char pol[1024], sock[96], buf[4096] = "";
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct mx_agent *a;
+	struct mock_cg *m;
+	int lfd, fd, n = 0, i;
+
+	reset();
+	snprintf(sock, sizeof(sock), "%s/sched.sock", root);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 8))
+		exit(2);
+	snprintf(pol, sizeof(pol), "host:\n  utilization_ceiling: 100%%\nworkloads:\n"
+		 "  - name: job\n    cgroup: job\n    thresholds: { t3: 10M }\n"
+		 "scheduler:\n  hook: { socket: %s }\n  drain_timeout: 1ms\n", sock);
+	m = add_cg("job", 20 * MB, 0);
+	a = agent_new(pol, false);
+	for (i = 0; i < 3; i++) {
+		mx_control_run(a, "test");
+		usleep(2000);
+	}
+	while ((fd = accept(lfd, NULL, NULL)) >= 0) {
+		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+
+		if (r > 0)
+			n += r;
+		close(fd);
+	}
+	buf[n] = '\0';
+	result("hook_socket_events", m->kills == 1 &&
+	       strstr(buf, "{\"event\":\"pre_kill\",\"workload\":\"job\"") &&
+	       strstr(buf, "{\"event\":\"killed\",\"workload\":\"job\""), buf);
+	close(lfd);
+	agent_free(a);
+}
+
 static void test_limits_share(void)
 {
 	static const char pol[] = "host:\n  utilization_ceiling: 100%\n  limits_share: 1%\n"
@@ -354,6 +395,7 @@ int main(void)
 	test_host_ceiling();
 	test_adopt();
 	test_limits_share();
+	test_hook_socket();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd))
 		return 2;
