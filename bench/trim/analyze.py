@@ -63,7 +63,9 @@ def main():
     b_by_rep = {r["rep"]: r for r in base}
 
     ctl = {}
-    for name in ("none", "senpai", "agent"):
+    names = ["none", "senpai", "agent"] + sorted(
+        {r["controller"] for r in runs} - {"none", "senpai", "agent"})
+    for name in names:
         rs = by.get(name, [])
         st = {r.get("status") for r in runs if r.get("controller") == name}
         c = {
@@ -117,6 +119,10 @@ def main():
         "ideal_memory_saved_fraction": frac(hot, b_mem) if hot else None,
         "reps": meta.get("reps"),
     }
+    for name in names[3:]:
+        k = name.replace("-", "_")
+        summary[f"{k}_memory_saved_fraction"] = ctl[name]["memory_saved_fraction"]
+        summary[f"{k}_throughput_loss_fraction"] = ctl[name]["throughput_loss_fraction"]
     tgt = None
     if g["memory_saved_fraction"] is not None:
         tgt = (g["memory_saved_fraction"] >= 0.30 and g["throughput_loss_fraction"] <= 0.01)
@@ -180,7 +186,11 @@ def main():
              "protection/trim (probe with memory.reclaim, back off on refaults, PSI or a metric "
              f"regression; memory.low follows the working-set estimate), interval "
              f"{ag.get('interval_ms')} ms, probe step {ag.get('probe_step_pct')}%; the workload "
-             "reports its throughput with the client library (METRIC ops_per_s).\n")
+             "reports its throughput with the client library (METRIC ops_norm).")
+    if len(names) > 3:
+        L.append("- **agent-nometric** (diagnostic): the same policy without the metric: the agent "
+                 "trims on refaults and PSI alone.")
+    L.append("")
     L.append("memory saved = 1 − steady memory.current / baseline's; throughput loss = "
              "1 − steady ops/s / baseline's (means over repeats). Targets (issue 5): ≥ 30% "
              "saved at ≤ 1% loss, and more saved than senpai at equal or lower loss.\n")
@@ -189,7 +199,7 @@ def main():
              "memory saved | throughput loss (ops_norm) | raw ops/s loss | major faults | "
              "per-repeat (saved / loss) |")
     L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for name in ("none", "senpai", "agent"):
+    for name in names:
         c = ctl[name]
         pr = "; ".join(f"r{p['rep']}: {fmt(p['memory_saved_fraction'])} / "
                        f"{fmt(p['throughput_loss_fraction'])}" for p in c["paired"]) \
@@ -207,7 +217,7 @@ def main():
              "saved at 0% loss. Baseline throughput spread between repeats: "
              f"{fmt(b_spread)} in ops_norm, {fmt(b_raw_spread)} in raw ops/s (the noise floor of "
              "the loss figures: the host's two cores are shared with builds and other VMs).\n")
-    for name in ("senpai", "agent"):
+    for name in names[1:]:
         if ctl[name]["notes"]:
             L.append(f"{name}: " + "; ".join(ctl[name]["notes"]) + "\n")
     if g["status"] != "ok":

@@ -12,7 +12,9 @@
 #           the root cgroup on the workload's cgroup
 #   agent   memcg_ext_agent with a policy that puts the workload under
 #           dynamic protection/trim, its metric from the client protocol
-#           (mx_hotcold --agent sends METRIC ops_per_s)
+#           (mx_hotcold --agent sends METRIC ops_norm)
+#   agent-nometric  the same policy without the metric (refaults and PSI
+#           only); a diagnostic row, not in the default list
 # mx_hotcold runs DURATION seconds; the last WINDOW seconds are the steady
 # state measured: its throughput and the mean of memory.current. Its
 # reference process (see workloads/mx_hotcold.c: the same operations on a
@@ -99,15 +101,17 @@ for c in $controllers; do
 	case $c in
 	none) ;;
 	senpai) command -v senpai >/dev/null || skip "no senpai on PATH (make -C bench)" ;;
-	agent) ;;	# checked per run: reported as not run when missing
+	agent | agent-nometric) ;;	# checked per run: reported as not run when missing
 	*) skip "unknown controller '$c'" ;;
 	esac
 done
 
 # The agent's policy: one workload, the benchmark's cgroup, dynamic
-# protection/trim judged by the workload's own metric.
+# protection/trim judged by the workload's own metric (agent) or by
+# refaults and PSI alone (agent-nometric).
 policy=/tmp/trim-policy.yaml
-cat >$policy <<POL
+mkpolicy() { # PATTERN METRIC-LINE
+	cat <<POL
 # SPDX-License-Identifier: GPL-2.0
 # trim benchmark: trim the workload to its working set without regressing
 # its throughput by more than 1%.
@@ -115,11 +119,11 @@ host:
   utilization_ceiling: 95%
 workloads:
   - name: hotcold
-    cgroup: "trim-agent-*"
+    cgroup: "$1"
     priority: 100
     thresholds: { t1: 95%, t2: 97%, t3: 99% }
     protection: { mode: dynamic, probe_step: ${a_step}% }
-    metric: { source: client, name: ops_norm, higher_is_better: true, max_regression: 1% }
+$2
     shedding: { enabled: false }
 agent:
   socket: /run/memcg_ext/agent.sock
@@ -127,6 +131,9 @@ agent:
   event_log: /run/memcg_ext/trim-events.jsonl
   interval: ${a_int}ms
 POL
+}
+mkpolicy "trim-agent-[0-9]*" "    metric: { source: client, name: ops_norm, higher_is_better: true, max_regression: 1% }" >$policy
+mkpolicy "trim-agent-nometric-*" "" >/tmp/trim-policy-nometric.yaml
 mkdir -p /run/memcg_ext
 
 stop_ctl() {
@@ -154,9 +161,9 @@ run_one() {
 	echo max >"$cg/memory.high"
 	echo 512M >"$cg/memory.max"
 	agentflag=
-	if [ "$ctl" = agent ]; then
+	if [ "$ctl" = agent ] || [ "$ctl" = agent-nometric ]; then
 		if ! command -v memcg_ext_agent >/dev/null; then
-			emit "{\"type\":\"run\",\"controller\":\"agent\",\"rep\":$rep,\"status\":\"not_run\",\"note\":\"no memcg_ext_agent on PATH\"}"
+			emit "{\"type\":\"run\",\"controller\":\"$ctl\",\"rep\":$rep,\"status\":\"not_run\",\"note\":\"no memcg_ext_agent on PATH\"}"
 			rmdir "$cg"
 			return
 		fi
@@ -177,9 +184,13 @@ run_one() {
 			--max-probe "$s_probe" --max-backoff "$s_back" --coeff-probe "$s_cp" \
 			--coeff-backoff "$s_cb" --min-size "${s_min}M" --quiet >"$cl" 2>&1 </dev/null &
 		cpid=$! ;;
-	agent)
-		rm -f /run/memcg_ext/agent.sock /run/memcg_ext/ctl.sock
-		memcg_ext_agent -c "$policy" >"$cl" 2>&1 </dev/null &
+	agent | agent-nometric)
+		pol=$policy
+		[ "$ctl" = agent-nometric ] && pol=/tmp/trim-policy-nometric.yaml
+		# a fresh agent each run: no state adopted from the previous one
+		rm -f /run/memcg_ext/agent.sock /run/memcg_ext/ctl.sock /run/memcg_ext/trim-events.jsonl \
+			/run/memcg_ext/state.json
+		memcg_ext_agent -c "$pol" >"$cl" 2>&1 </dev/null &
 		cpid=$! ;;
 	esac
 	wait $wpid
@@ -202,7 +213,7 @@ run_one() {
 	mkdir -p "$art/logs"
 	cp "$wl" "$art/logs/"
 	[ -f "$cl" ] && cp "$cl" "$art/logs/"
-	[ "$ctl" = agent ] && [ -f /run/memcg_ext/trim-events.jsonl ] && cp /run/memcg_ext/trim-events.jsonl "$art/logs/agent-events-$rep.jsonl"
+	[ -f /run/memcg_ext/trim-events.jsonl ] && mv /run/memcg_ext/trim-events.jsonl "$art/logs/$ctl-events-$rep.jsonl"
 	rmdir "$cg" 2>/dev/null || { sleep 1; rmdir "$cg" 2>/dev/null; } || log "cannot remove $cg"
 	sleep "$settle"
 }
@@ -224,4 +235,5 @@ while [ $rep -lt "$reps" ]; do
 done
 emit "{\"type\":\"end\",\"ok\":$([ $fails = 0 ] && echo true || echo false),\"failures\":$fails,\"seconds\":$(($(cut -d. -f1 /proc/uptime) - start))}"
 cp $policy "$art/agent-policy.yaml"
+cp /tmp/trim-policy-nometric.yaml "$art/agent-nometric-policy.yaml"
 [ $fails = 0 ]
