@@ -1021,7 +1021,7 @@ void mx_state_save(struct mx_agent *a)
 	}
 	json_object_object_add(root, "workloads", ws);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", a->policy->agent.state_file);
-	if (!json_object_to_file_ext(tmp, root, JSON_C_TO_STRING_PLAIN))
+	if (!json_object_to_file_ext(tmp, root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))
 		rename(tmp, a->policy->agent.state_file);
 	json_object_put(root);
 }
@@ -1059,8 +1059,10 @@ void mx_features_report(struct mx_agent *a)
 	}
 	native_or_off = a->memcg_ext_kernel ? "off (memcg_ext kernel found; its agent backend "
 		"comes later)" : "off (needs the memcg_ext kernel)";
-#define FEAT(i_, w_, m_) do { feats[n].id = i_; feats[n].what = w_; feats[n].mode = m_; n++; } while (0)
-	FEAT("F1", "background reclaim", reclaim ? "emulated (memory.reclaim from the agent at T1)" : "off");
+#define FEAT(i_, w_, m_) \
+	do { feats[n].id = i_; feats[n].what = w_; feats[n].mode = m_; n++; } while (0)
+	FEAT("F1", "background reclaim",
+	     reclaim ? "emulated (memory.reclaim from the agent at T1)" : "off");
 	FEAT("F2", "watermark events", psi ? "emulated (PSI triggers, memory.events poll, timer)" :
 	     "emulated (memory.events poll, timer; no PSI)");
 	FEAT("F4", "lock-aware throttling", native_or_off);

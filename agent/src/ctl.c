@@ -36,7 +36,8 @@ void mx_event_log(struct mx_agent *a, json_object *ev)
 {
 	if (!a->event_log)
 		return;
-	fprintf(a->event_log, "%s\n", json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+	fprintf(a->event_log, "%s\n", json_object_to_json_string_ext(ev,
+		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(a->event_log);
 }
 
@@ -219,7 +220,7 @@ static void ctl_request(struct mx_agent *a, int fd)
 		json_object_object_add(reply, "error", json_object_new_string(
 			"unknown request; known: status, explain NAME, reload, dry-run on|off"));
 	}
-	s = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+	s = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (send(fd, s, strlen(s), MSG_NOSIGNAL) >= 0)
 		send(fd, "\n", 1, MSG_NOSIGNAL);
 	json_object_put(reply);
@@ -417,7 +418,7 @@ void mx_hook_notify(struct mx_agent *a, struct mx_workload *w, const char *event
 	json_object_object_add(ev, "cleanup", json_object_new_boolean(w->pol->on_kill.cleanup));
 	json_object_object_add(ev, "dry_run", json_object_new_boolean(a->dry_run));
 	json_object_object_add(ev, "time", json_object_new_double(mx_wall_time()));
-	s = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
+	s = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(line, sizeof(line), "%s\n", s);
 	json_object_put(ev);
 	mx_decide(a, w, "hook", NULL, "scheduler told: %s", event);

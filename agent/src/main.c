@@ -156,7 +156,8 @@ static int setup(struct mx_agent *a)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	a->sig_src = (struct mx_src){ MX_SRC_SIGNAL, signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), NULL };
+	a->sig_src = (struct mx_src){ MX_SRC_SIGNAL,
+		signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), NULL };
 	mx_watch(a, &a->sig_src, EPOLLIN);
 	a->timer_src = (struct mx_src){ MX_SRC_TIMER,
 		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), NULL };
