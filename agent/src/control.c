@@ -976,7 +976,6 @@ void mx_control_run(struct mx_agent *a, const char *why)
 		escalation_step(a, w);
 		mx_proto_update(a, w, false);
 	}
-	mx_proto_reap(a);
 	if (!a->dry_run)
 		mx_state_save(a);
 }

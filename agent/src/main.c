@@ -230,7 +230,7 @@ static void loop(struct mx_agent *a)
 	int n, i;
 
 	while (!a->stop) {
-		bool run = false;
+		bool run = false, stale = false;
 
 		n = epoll_wait(a->epfd, evs, 32, -1);
 		if (n < 0 && errno != EINTR)
@@ -241,6 +241,7 @@ static void loop(struct mx_agent *a)
 			switch (s->type) {
 			case MX_SRC_SIGNAL:
 				handle_signal(a);
+				stale = true;	/* a reload may have freed workloads */
 				break;
 			case MX_SRC_TIMER:
 				if (read(s->fd, &exp, sizeof(exp)) < 0 && errno != EAGAIN)
@@ -262,16 +263,20 @@ static void loop(struct mx_agent *a)
 				break;
 			case MX_SRC_CLIENT:
 				mx_proto_input(a, s->owner);
-				/* s may be freed now: nothing below may touch it. */
 				break;
 			case MX_SRC_CTL_LISTEN:
 				mx_ctl_accept(a);
+				stale = true;
 				break;
 			case MX_SRC_HTTP_LISTEN:
 				mx_http_accept(a);
 				break;
 			}
-			if (a->stop)
+			/*
+			 * The rest of the batch may point at what is gone; the
+			 * fds are level-triggered, epoll reports them again.
+			 */
+			if (a->stop || stale)
 				break;
 		}
 		/*
@@ -280,6 +285,8 @@ static void loop(struct mx_agent *a)
 		 */
 		if (run && !a->stop && mx_now_ms() - a->last_run_ms >= 250)
 			mx_control_run(a, "event");
+		/* Clients are freed only here, between batches. */
+		mx_proto_reap(a);
 	}
 }
 

@@ -270,7 +270,8 @@ void mx_proto_input(struct mx_agent *a, struct mx_client *c)
 	ssize_t n;
 	char *nl;
 
-	for (;;) {
+	/* A dead client is freed between batches; until then it is not read. */
+	while (!c->dead) {
 		n = recv(c->src.fd, c->rbuf + c->rlen, MX_LINE_MAX - c->rlen, MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			c->dead = true;
@@ -296,7 +297,6 @@ void mx_proto_input(struct mx_agent *a, struct mx_client *c)
 			break;
 		}
 	}
-	mx_proto_reap(a);
 }
 
 void mx_proto_update(struct mx_agent *a, struct mx_workload *w, bool force)
