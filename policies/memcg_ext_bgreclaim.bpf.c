@@ -29,7 +29,7 @@ const volatile u64 min_gap = 2 << 20;	/* neither gap is below this */
 const volatile u32 max_passes = 2;
 const volatile u32 lookahead_ms = 100;	/* extra reclaim: rate * lookahead */
 const volatile u64 pass_rate = 128 << 20; /* bytes/s one pass is good for */
-const volatile u32 bg_flags;		/* MEMCG_EXT_BG_NOSWAP */
+const volatile u32 bg_flags;		/* BGR_NOSWAP */
 
 MEI_DEFINE(mei);
 

@@ -6,6 +6,7 @@
  * and reclaim request as the policy reports it, and a summary per memcg
  * at exit.
  */
+#define _GNU_SOURCE	/* nftw() */
 #include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
@@ -268,7 +269,7 @@ int main(int argc, char **argv)
 			MX_BUG_ON(!skel->rodata->pass_rate, "-r must not be 0");
 			break;
 		case 'n':
-			skel->rodata->bg_flags = MEMCG_EXT_BG_NOSWAP;
+			skel->rodata->bg_flags = BGR_NOSWAP;
 			break;
 		case 'i':
 			interval_ms = parse_uint(optarg, "-i", 3600000) ?: 500;

@@ -3,6 +3,9 @@
 #ifndef __MEMCG_EXT_BGRECLAIM_H
 #define __MEMCG_EXT_BGRECLAIM_H
 
+/* MEMCG_EXT_BG_NOSWAP of the kernel's enum memcg_ext_bg_flags */
+#define BGR_NOSWAP	1
+
 /* Per managed memcg, in the bgr_memcgs map. */
 struct bgr_memcg {
 	unsigned long long limit;	/* min(memory.high, memory.max) */

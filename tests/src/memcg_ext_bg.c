@@ -261,8 +261,8 @@ TEST(bg_reclaim_respects_memory_min)
 
 	ASSERT_EQ(0, cg_create("bg-min", parent, sizeof(parent)));
 	ASSERT_EQ(0, cg_write(parent, "cgroup.subtree_control", "+memory"));
-	snprintf(prot, sizeof(prot), "%s/protected", parent);
-	snprintf(open_, sizeof(open_), "%s/open", parent);
+	ASSERT_LT(snprintf(prot, sizeof(prot), "%.200s/protected", parent), 256);
+	ASSERT_LT(snprintf(open_, sizeof(open_), "%.200s/open", parent), 256);
 	ASSERT_EQ(0, mkdir(prot, 0755));
 	ASSERT_EQ(0, mkdir(open_, 0755));
 	ASSERT_EQ(0, cg_write(prot, "memory.min", "32M"));
@@ -424,8 +424,8 @@ TEST(watermark_wakes_poller_on_crossing_only)
 	ASSERT_GT(next_wm_event(epfd, rb, 5000), 0);
 	woke = mono_ns();
 	ASSERT_EQ(1, nr_wm);
-	ASSERT_EQ(1, last_wm.rising);
-	ASSERT_EQ(0, last_wm.index);
+	ASSERT_EQ(1U, last_wm.rising);
+	ASSERT_EQ(0U, last_wm.index);
 	ASSERT_GE((long long)last_wm.usage, level);
 	/* Seen within a charge batch per CPU (64 pages each) of the level. */
 	ASSERT_LT((long long)last_wm.usage, level + 2 * (long long)MB);
@@ -443,7 +443,7 @@ TEST(watermark_wakes_poller_on_crossing_only)
 	ASSERT_EQ(0, holder_do(&h, 'f'));
 	ASSERT_GT(next_wm_event(epfd, rb, 5000), 0);
 	ASSERT_EQ(2, nr_wm);
-	ASSERT_EQ(0, last_wm.rising);
+	ASSERT_EQ(0U, last_wm.rising);
 	ASSERT_LT((long long)last_wm.usage, level - 6 * (long long)MB);
 	ASSERT_EQ(2, cg_read_key(cg, "memory.ext.stat", "watermark_events"));
 
@@ -451,6 +451,7 @@ TEST(watermark_wakes_poller_on_crossing_only)
 	ring_buffer__free(rb);
 	close(epfd);
 	policy_detach(&p);
+	ASSERT_TRUE(wait_file(SYSFS "/state", "disabled", 2000));
 	ASSERT_EQ(0, holder_do(&h, 'a'));
 	ASSERT_EQ(0, holder_do(&h, 'a'));
 	ASSERT_EQ(2, cg_read_key(cg, "memory.ext.stat", "watermark_events"));
