@@ -72,6 +72,7 @@ struct mx_workload {
 	bool probe_have_prev;
 	uint64_t backoff_until_ms;
 	int backoff_cycles;
+	int quiet_streak;		/* quiet probes since the last back-off */
 	uint64_t low_written;		/* last memory.low we wrote */
 	double metric, metric_baseline, metric_avg, metric_noise;
 	bool metric_seen, baseline_seen;

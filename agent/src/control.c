@@ -702,7 +702,7 @@ static void trim_probe(struct mx_agent *a, struct mx_workload *w)
 	uint64_t now = mx_now_ms(), u = w->st.current;
 	uint64_t refault = w->st.refault_anon + w->st.refault_file, rbytes, step, floor, low;
 	double dt, refault_pct, psi_pct, regression = 0, metric_limit = 1e9;
-	bool hot, hot_ws;
+	bool hot, hot_ws, perturbed;
 	char b1[24], b2[24], why[200];
 
 	if (p->protection.mode != MX_PROT_DYNAMIC || w->esc != MX_ESC_NONE || !w->st.populated)
@@ -740,7 +740,7 @@ static void trim_probe(struct mx_agent *a, struct mx_workload *w)
 			if (!w->probed_last_cycle && w->metric_baseline != 0) {
 				w->metric_noise = 0.8 * w->metric_noise +
 					0.2 * fabs(m - w->metric_avg) / fabs(w->metric_baseline);
-				w->metric_baseline = 0.9 * w->metric_baseline + 0.1 * m;
+				w->metric_baseline = 0.8 * w->metric_baseline + 0.2 * m;
 			}
 		}
 		if (w->metric_baseline != 0) {
@@ -751,14 +751,26 @@ static void trim_probe(struct mx_agent *a, struct mx_workload *w)
 		metric_limit = p->metric.max_regression / 2 + w->metric_noise;
 	}
 	w->fresh_cycles++;
+	/*
+	 * Only what follows our own probe is blamed on it: refaults, stalls
+	 * or a metric drop in a cycle without a probe come from elsewhere (the
+	 * workload growing, the host busy). Then the probe only waits; the
+	 * estimate and the back-off stay as they are.
+	 */
+	perturbed = w->probed_last_cycle;
 	w->probed_last_cycle = false;
 	hot_ws = refault_pct > p->protection.refault_target || psi_pct > p->protection.psi_target;
 	hot = hot_ws || regression > metric_limit;
+	if (hot && !perturbed) {
+		w->quiet_streak = 0;
+		goto out;
+	}
 	if (hot) {
 		/*
 		 * Refaults or stalls: what came back was in use, the working
 		 * set is what is resident now. The metric alone only pauses.
 		 */
+		w->quiet_streak = 0;
 		if (hot_ws) {
 			w->estimate = u + rbytes;
 			w->ws_confirmed = true;
@@ -778,9 +790,13 @@ static void trim_probe(struct mx_agent *a, struct mx_workload *w)
 		if (now >= w->backoff_until_ms) {
 			floor = protection_floor(w);
 			step = (uint64_t)(u * p->protection.probe_step / 100.0);
-			/* Quiet since the last back-off: probe faster, up to 4x. */
-			if (w->backoff_cycles == 0)
-				step *= 2;
+			/*
+			 * Each quiet probe earns a bigger next one (1x, 1x, 2x,
+			 * 2x, 3x ... 4x): a large cold set goes quickly, and the
+			 * first refaults reset the pace.
+			 */
+			step *= 1 + (w->quiet_streak / 2 < 3 ? w->quiet_streak / 2 : 3);
+			w->quiet_streak++;
 			if (step < MB / 2)
 				step = MB / 2;
 			if (u < floor + step)
