@@ -192,7 +192,7 @@ def main():
                  "trims on refaults and PSI alone.")
     L.append("")
     L.append("memory saved = 1 − steady memory.current / baseline's; throughput loss = "
-             "1 − steady ops/s / baseline's (means over repeats). Targets (issue 5): ≥ 30% "
+             "1 − steady ops_norm / baseline's (means over repeats). Targets (issue 5): ≥ 30% "
              "saved at ≤ 1% loss, and more saved than senpai at equal or lower loss.\n")
     L.append("## Results\n")
     L.append("| controller | status | runs | steady memory.current | swap | ops_norm | ops/s | "
@@ -217,6 +217,11 @@ def main():
              "saved at 0% loss. Baseline throughput spread between repeats: "
              f"{fmt(b_spread)} in ops_norm, {fmt(b_raw_spread)} in raw ops/s (the noise floor of "
              "the loss figures: the host's two cores are shared with builds and other VMs).\n")
+    if b_spread is not None and b_spread > 0.02:
+        L.append(f"**Noise**: the two baseline runs differ by {fmt(b_spread)} in ops_norm, so loss "
+                 "differences of a few percent are not resolved by this run; the per-repeat pairs "
+                 "show the spread. Run on a quieter host or with more repeats "
+                 "(`BENCH_ARGS=\"--reps 4\"`) to resolve 1%.\n")
     for name in names[1:]:
         if ctl[name]["notes"]:
             L.append(f"{name}: " + "; ".join(ctl[name]["notes"]) + "\n")

@@ -55,8 +55,9 @@ for v in "$reps" "$duration" "$window" "$hot" "$cold" ${timeout:+"$timeout"}; do
 done
 [ "$window" -lt "$duration" ] || die "--window must be below --duration"
 nctl=$(echo "$controllers" | tr , '\n' | grep -c .)
-# Per run: the duration, the fill and teardown (~20 s under TCG); plus boot.
-: "${timeout:=$((reps * nctl * (duration + 25) + 120))}"
+# Per run: the duration, the fill and teardown (20 s under TCG on an idle
+# host, over a minute at load 10); plus boot.
+: "${timeout:=$((reps * nctl * (duration + 70) + 180))}"
 
 tag=bench-trim
 res=$BUILD/results/$tag
