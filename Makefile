@@ -13,7 +13,7 @@ export MEMCG_EXT_CACHE ?= /var/tmp/memcg_ext
 KSFT_DIR = $(shell . scripts/common.sh && . scripts/tools-src.sh && tools_src)/tools/testing/selftests
 
 .PHONY: all deps kernels kernel-stock kernel-memcg_ext kernel-debug tools \
-	policies vmtests kselftests bench-bins initramfs build test unit demo \
+	policies agent vmtests kselftests bench-bins initramfs build test unit demo \
 	bench series-check clean
 
 all: build
@@ -34,7 +34,11 @@ tools: deps
 policies: tools kernel-memcg_ext
 	@$(MAKE) -s -C policies
 
-vmtests: policies
+# The host agent, its CLI and test helper (static, for the VM).
+agent: deps
+	@$(MAKE) -s -C agent
+
+vmtests: policies agent
 	@$(MAKE) -s -C tests vm KSFT_DIR=$(KSFT_DIR)
 
 kselftests: tools
@@ -56,7 +60,7 @@ unit: tools
 test: build
 	@scripts/run-tests.sh
 
-demo: policies
+demo: policies agent vmtests bench-bins
 	@scripts/demo.sh
 
 # make bench BENCH=fastpath -> bench/results/fastpath.{json,md}

@@ -6,7 +6,8 @@ set -euo pipefail
 
 PKGS=(linux-source-6.12 clang-19 llvm-19 lld-19 dwarves libelf-dev zlib1g-dev
       libzstd-dev libcap-dev bc flex bison libssl-dev ccache xz-utils cpio lz4
-      busybox-static qemu-system-x86 libjson-c-dev gcc make python3)
+      busybox-static qemu-system-x86 libjson-c-dev gcc make python3
+      libyaml-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -38,20 +38,26 @@ vm() { # TAG ARGS...: one boot of the test VM
 }
 
 step unit make -s -C "$REPO/tests" unit
+step agent-unit make -s -C "$REPO/agent" unit
+step client-unit make -s -C "$REPO/client" unit
 step series "$REPO/scripts/series-check.sh"
 
 vm stock --kernel stock --tests "boot kselftest_cgroup"
-vm memcg_ext --kernel memcg_ext --tests "boot core watch kselftest_cgroup"
+vm stock-agent --kernel stock --tests "agent_shed agent_scenario agent_protect agent_dryrun agent_restart agent_reload client_workloads" --timeout 900
+vm memcg_ext --kernel memcg_ext --tests "boot core watch bg bgreclaim kselftest_cgroup"
 vm memcg_ext-passthrough --kernel memcg_ext --policy passthrough --tests "kselftest_cgroup"
+# With background reclaim and watermarks on every limited cgroup.
+vm memcg_ext-bgreclaim --kernel memcg_ext --policy bgreclaim --tests "kselftest_cgroup"
 vm memcg_ext-classic --kernel memcg_ext --lru classic --tests "boot core watch"
-vm debug --kernel debug --tests "boot core watch" --timeout 1500
+vm debug --kernel debug --tests "boot core watch bg" --timeout 1800
 # The selftests under lockdep and KASAN with a policy attached: their
 # results are compared on the non-debug kernels; here the kernel log counts.
 vm debug-passthrough --kernel debug --policy passthrough --tests "kselftest_cgroup" --timeout 1500
 
-if want stock && want memcg_ext && want memcg_ext-passthrough; then
+if want stock && want memcg_ext && want memcg_ext-passthrough && want memcg_ext-bgreclaim; then
 	step kselftest-compare "$REPO/scripts/kselftest-compare.sh" \
-		"$res/stock" "$res/memcg_ext" "$res/memcg_ext-passthrough"
+		"$res/stock" "$res/memcg_ext" "$res/memcg_ext-passthrough" \
+		"$res/memcg_ext-bgreclaim"
 fi
 
 p=$(grep -c '^PASS ' "$lines")

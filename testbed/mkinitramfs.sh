@@ -10,6 +10,7 @@
 #                                   $MEMCG_EXT_KSELFTESTS_DIR overrides)
 #   /tests/                         tests/vm/*
 #   /etc/memcg_ext/variant          the variant, default of memcg_ext.kernel=
+#   /etc/memcg_ext/policies/        agent/policies/*.yaml (host agent policies)
 #
 # usage: testbed/mkinitramfs.sh [stock|memcg_ext|debug]
 set -euo pipefail
@@ -56,6 +57,11 @@ copy_bins "$BUILD/bin" opt/memcg_ext/bin
 # Extra binaries for local experiments (not used by CI).
 for d in ${MEMCG_EXT_EXTRA_BIN:-}; do copy_bins "$d" opt/memcg_ext/bin; done
 copy_bins "${MEMCG_EXT_KSELFTESTS_DIR:-$BUILD/kselftests}" opt/memcg_ext/kselftests
+# Host agent policies: agent/policies/*.yaml -> /etc/memcg_ext/policies/
+if [ -d "$REPO/agent/policies" ]; then
+	mkdir -p etc/memcg_ext/policies
+	cp "$REPO"/agent/policies/*.yaml etc/memcg_ext/policies/
+fi
 if [ -d "$REPO/tests/vm" ]; then
 	cp -a "$REPO/tests/vm/." tests/
 	chmod -R a+rX tests
