@@ -115,13 +115,17 @@ def summarize(runs):
             ("cpu.stat", "usage_usec"), ("cpu.stat", "system_usec"), ("cpu.stat", "user_usec"),
             ("memory.pressure", "some_total_usec"), ("memory.pressure", "full_total_usec"),
             ("cpu.pressure", "some_total_usec"),
+            ("crit.memory.pressure", "some_total_usec"), ("crit.cpu.pressure", "some_total_usec"),
+            ("batch.memory.pressure", "some_total_usec"),
             ("vmstat", "pgscan_kswapd"), ("vmstat", "pgscan_direct")]
     for src, k in keys:
         vals = [delta(r, src, k) for r in runs]
         if all(v is None for v in vals):
             continue
         name = {"memory.events": "events_", "vmstat": "global_", "memory.pressure": "memory_psi_",
-                "cpu.pressure": "cpu_psi_"}.get(src, "") + k
+                "cpu.pressure": "cpu_psi_", "crit.memory.pressure": "crit_memory_psi_",
+                "crit.cpu.pressure": "crit_cpu_psi_",
+                "batch.memory.pressure": "batch_memory_psi_"}.get(src, "") + k
         s[name] = med(vals)
         s[name + "_per_rep"] = vals
     s["kernel_warnings"] = sum(r.get("kernel_warnings", 0) for r in runs)
@@ -179,6 +183,11 @@ def main():
         "p999_stock_over_mcx": r3(ratio(g("max", "p999_us"), g("mcx", "p999_us"))),
         "p999_mcx_over_floor": r3(ratio(g("mcx", "p999_us"), g("none", "p999_us"))),
     }
+    # The critical process's own memory stall time (PSI of its child cgroup):
+    # not inflated by host preemption the way wall-clock latencies are.
+    cs_max, cs_mcx = g("max", "crit_memory_psi_some_total_usec"), g("mcx", "crit_memory_psi_some_total_usec")
+    summary["crit_memory_stall_ms_stock_max"] = None if cs_max is None else round(cs_max / 1e3, 1)
+    summary["crit_memory_stall_ms_mcx"] = None if cs_mcx is None else round(cs_mcx / 1e3, 1)
     pm, pn = g("max", "pooled") or {}, g("none", "pooled") or {}
     px = g("mcx", "pooled") or {}
     summary["p99_stock_over_mcx_pooled"] = r3(ratio(pm.get("p99_us"), px.get("p99_us")))
@@ -188,7 +197,8 @@ def main():
         for k in ("p50_us", "p99_us", "p999_us", "pgscan_direct", "pgsteal_direct", "events_max",
                   "events_high", "system_usec", "usage_usec", "bg_cpu_usec", "pgsteal_background",
                   "crit_majflt", "batch_mibps", "lateness_p99_us", "memory_psi_some_total_usec",
-                  "memory_psi_full_total_usec"):
+                  "memory_psi_full_total_usec", "crit_memory_psi_some_total_usec",
+                  "crit_cpu_psi_some_total_usec", "batch_memory_psi_some_total_usec"):
             v = configs[c].get(k)
             if v is not None:
                 summary[f"{k}_{cc}"] = v
@@ -319,6 +329,11 @@ def main():
                   f"{summary['p99_mcx_over_floor_pooled']}.")
     else:
         md.append("- Incomplete: a configuration needed for the ratios has no valid run.")
+    if any(c.get("crit_memory_psi_some_total_usec") is not None for c in configs.values()):
+        md.append("- The critical process's own memory stall time over the window (PSI of its child "
+                  "cgroup; median over repetitions): "
+                  + ", ".join(f"{CONFIG_TEXT.get(c, c)} {ms(s.get('crit_memory_psi_some_total_usec'))} ms"
+                              for c, s in configs.items()) + ".")
     if pol:
         md.append(f"- Rate sweep with the policy: direct reclaim first appears at "
                   + (f"**{first} MiB/s**" if first is not None else
@@ -330,7 +345,7 @@ def main():
            "Latencies: median over repetitions of each run's percentile (per-repetition values in "
            "brackets). Counters: deltas over the window, median over repetitions.", "",
            "| config | ops | p50 | p99 | p99.9 | max | lateness p99 | pgscan_direct | pgsteal_direct | "
-           "events max / high | memory PSI some / full (ms) | bg_cpu_usec | cpu.stat system_usec | pgsteal_background | "
+           "events max / high | memory PSI some cgroup / critical (ms) | bg_cpu_usec | cpu.stat system_usec | pgsteal_background | "
            "batch MiB/s | crit majflt |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c, s in configs.items():
@@ -339,7 +354,7 @@ def main():
             f"[{', '.join(us(x) for x in s['p99_us_per_rep'])}] | {us(s['p999_us'])} | {us(s['max_us'])} | "
             f"{us(s['lateness_p99_us'])} | {f(s.get('pgscan_direct'))} | {f(s.get('pgsteal_direct'))} | "
             f"{f(s.get('events_max'))} / {f(s.get('events_high'))} | {ms(s.get('memory_psi_some_total_usec'))} / "
-            f"{ms(s.get('memory_psi_full_total_usec'))} | {f(s.get('bg_cpu_usec'))} | "
+            f"{ms(s.get('crit_memory_psi_some_total_usec'))} | {f(s.get('bg_cpu_usec'))} | "
             f"{f(s.get('system_usec'))} | {f(s.get('pgsteal_background'))} | {f(s['batch_mibps'], 1)} | "
             f"{f(s['crit_majflt'])} |")
     if sweep:
@@ -347,14 +362,14 @@ def main():
                f"One configuration per rate, {m.get('sweep_duration_s')} s window, "
                f"{m.get('sweep_reps')} run(s) per rate.", "",
                "| config | requested MiB/s | achieved MiB/s | pgscan_direct | pgsteal_direct | events max | "
-               "pgsteal_background | bg_cpu_usec | bg_backoffs | p50 | p99 | p99.9 | lateness p99 |",
-               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+               "pgsteal_background | bg_cpu_usec | bg_backoffs | critical memory stall (ms) | p50 | p99 | p99.9 | lateness p99 |",
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for s in sweep:
             md.append(
                 f"| {CONFIG_TEXT.get(s['config'], s['config'])} | {s['rate_mibps']} | {f(s['batch_mibps'], 1)} | "
                 f"{f(s.get('pgscan_direct'))} | {f(s.get('pgsteal_direct'))} | {f(s.get('events_max'))} | "
                 f"{f(s.get('pgsteal_background'))} | {f(s.get('bg_cpu_usec'))} | {f(s.get('bg_backoffs'))} | "
-                f"{us(s['p50_us'])} | {us(s['p99_us'])} | {us(s['p999_us'])} | {us(s['lateness_p99_us'])} |")
+                f"{ms(s.get('crit_memory_psi_some_total_usec'))} | {us(s['p50_us'])} | {us(s['p99_us'])} | {us(s['p999_us'])} | {us(s['lateness_p99_us'])} |")
     md += ["", "## Method", "",
            "`latency` (bench/latency/latency.c, static) runs in a fresh cgroup per run as two processes:",
            f"a **batch** process (pinned to CPU 0) keeps a {m.get('ws_mib')} MiB working set that it "
@@ -382,8 +397,8 @@ def main():
            "",
            "Direct reclaim = memory.stat `pgscan_direct`/`pgsteal_direct` of the cgroup over the window "
            "(stock memory.high's reclaim on return to user mode is counted as direct reclaim too: it runs "
-           "in the allocating task); `events max/high` = memory.events deltas; memory PSI = the cgroup's memory.pressure "
-           "some/full stall totals over the window (time its tasks stalled on memory: reclaim, "
+           "in the allocating task); `events max/high` = memory.events deltas; memory PSI = memory.pressure \"some\" stall totals over the "
+           "window of the whole cgroup and of the critical process's child cgroup alone (time its tasks stalled on memory: reclaim, "
            "throttling, swap-in), which unlike the latencies is not inflated by host preemption. Reclaim CPU: "
            "memory.ext.stat `bg_cpu_usec` (background reclaim, memcg_ext only) and cpu.stat "
            "`system_usec` of the cgroup, which includes the tasks' own kernel time (faults, direct "

@@ -38,7 +38,12 @@
  *                [--ws-period-ms N] [--prefill-mib N] [--settle-s S]
  *                [--duration-s S] [--period-us N] [--buf-kib N]
  *                [--crit-cpu N|-1] [--batch-cpu N|-1] [--cgroup DIR]
- *                [--label S] [--rep N]
+ *                [--crit-cgroup DIR] [--batch-cgroup DIR] [--label S] [--rep N]
+ *
+ * --cgroup is the cgroup whose counters are read (default: our own);
+ * --crit-cgroup/--batch-cgroup put each process into a child cgroup of it
+ * (without controllers of their own, so both still charge the parent's
+ * memcg) to read each one's PSI memory stall time separately.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -155,8 +160,22 @@ struct opts {
 	unsigned long period_us, buf_kib;
 	double settle_s, duration_s;
 	int crit_cpu, batch_cpu, rep;
-	const char *cgroup, *label;
+	const char *cgroup, *label, *crit_cg, *batch_cg;
 };
+
+/* Move the calling process into the cgroup directory @dir. */
+static void enter_cgroup(const char *dir)
+{
+	char path[700];
+	FILE *f;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "0\n") < 0 || fclose(f))
+		die("cannot move into %s: %s", dir, strerror(errno));
+}
 
 /* The batch's working set: every page touched once per ws_period. */
 struct wset {
@@ -302,21 +321,40 @@ static const char *const memstat_keys[] = {
 	"workingset_refault_anon", "workingset_refault_file", NULL
 };
 
-#define NR_SRC 7
+/*
+ * "crit." and "batch.": the same file of the child cgroup each process was
+ * put in (--crit-cgroup, --batch-cgroup): PSI is tracked per cgroup, so
+ * these are the stalls of that process alone.
+ */
+#define NR_SRC 10
 static const char *const src_name[NR_SRC] = {
 	"memory.stat", "memory.events", "memory.ext.stat", "cpu.stat",
-	"memory.pressure", "cpu.pressure", "vmstat"
+	"memory.pressure", "cpu.pressure", "crit.memory.pressure",
+	"crit.cpu.pressure", "batch.memory.pressure", "vmstat"
 };
 
-static void snapshot(const char *cg, struct kv *kv)
+static void snapshot(const char *cg, const char *crit_cg, const char *batch_cg,
+		     struct kv *kv)
 {
-	char path[512];
+	char path[700];
 
 	for (int i = 0; i < NR_SRC; i++) {
+		const char *dir = cg, *file = src_name[i];
+
+		if (!strncmp(file, "crit.", 5)) {
+			dir = crit_cg;
+			file += 5;
+		} else if (!strncmp(file, "batch.", 6)) {
+			dir = batch_cg;
+			file += 6;
+		}
+		kv[i].n = -1;
+		if (!dir)
+			continue;
 		if (i == NR_SRC - 1)
 			snprintf(path, sizeof(path), "/proc/vmstat");
 		else
-			snprintf(path, sizeof(path), "%s/%s", cg, src_name[i]);
+			snprintf(path, sizeof(path), "%s/%s", dir, file);
 		if (read_kv(path, &kv[i]))
 			kv[i].n = -1;
 	}
@@ -496,6 +534,7 @@ int main(int argc, char **argv)
 		{ "buf-kib", 1, NULL, 'b' }, { "crit-cpu", 1, NULL, 'c' },
 		{ "batch-cpu", 1, NULL, 'B' }, { "cgroup", 1, NULL, 'g' },
 		{ "label", 1, NULL, 'l' }, { "rep", 1, NULL, 'n' },
+		{ "crit-cgroup", 1, NULL, 'C' }, { "batch-cgroup", 1, NULL, 'G' },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
@@ -528,6 +567,8 @@ int main(int argc, char **argv)
 		case 'c': o.crit_cpu = (int)strtol(optarg, NULL, 0); break;
 		case 'B': o.batch_cpu = (int)strtol(optarg, NULL, 0); break;
 		case 'g': o.cgroup = optarg; break;
+		case 'C': o.crit_cg = optarg; break;
+		case 'G': o.batch_cg = optarg; break;
 		case 'l': o.label = optarg; break;
 		case 'n': o.rep = (int)arg_ul(optarg, "--rep"); break;
 		default:
@@ -547,6 +588,7 @@ int main(int argc, char **argv)
 		own_cgroup(cgbuf, sizeof(cgbuf));
 		o.cgroup = cgbuf;
 	}
+	enter_cgroup(o.crit_cg);
 	buf_len = o.buf_kib * 1024;
 	buf_len = (buf_len + PAGE - 1) & ~(PAGE - 1);
 	nmax = (size_t)(o.duration_s * 1e6 / o.period_us) + 16;
@@ -575,6 +617,7 @@ int main(int argc, char **argv)
 		die("fork: %s", strerror(errno));
 	if (!child) {
 		prog = "latency(batch)";
+		enter_cgroup(o.batch_cg);
 		batch(&o, sh);
 		_exit(0);
 	}
@@ -591,7 +634,7 @@ int main(int argc, char **argv)
 		o.rep, o.prefill_mib, (now_ns() - t) / 1e9);
 	sleep_until(now_ns() + (uint64_t)(o.settle_s * 1e9));
 
-	snapshot(o.cgroup, k0);
+	snapshot(o.cgroup, o.crit_cg, o.batch_cg, k0);
 	getrusage(RUSAGE_SELF, &ru0);
 	pages0 = sh->pages;
 	dropped0 = sh->dropped_ns;
@@ -628,7 +671,7 @@ int main(int argc, char **argv)
 	t_end = now_ns();
 	pages1 = sh->pages;
 	getrusage(RUSAGE_SELF, &ru1);
-	snapshot(o.cgroup, k1);
+	snapshot(o.cgroup, o.crit_cg, o.batch_cg, k1);
 	snprintf(path, sizeof(path), "%s/memory.current", o.cgroup);
 	cur_end = read_ll(path);
 	snprintf(path, sizeof(path), "%s/memory.swap.current", o.cgroup);

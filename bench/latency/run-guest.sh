@@ -9,6 +9,11 @@
 # one fresh cgroup, and reports the critical process's per-operation
 # latency and the cgroup's reclaim counters over a measured window.
 #
+# The two processes sit in child cgroups crit/ and batch/ of the run's
+# cgroup, without controllers of their own (both charge the run's memcg,
+# where the limits are): PSI is per cgroup, so crit/memory.pressure is the
+# time the critical process alone stalled on memory.
+#
 # Configurations, interleaved within one boot (rep 0 in the order below,
 # rep 1 reversed, ...), each in a fresh cgroup:
 #   none   no limit: the floor
@@ -175,9 +180,11 @@ cg=
 cleanup() {
 	policy_off
 	if [ -n "$cg" ] && [ -d "$cg" ]; then
-		for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		for p in $(cat "$cg/cgroup.procs" "$cg/crit/cgroup.procs" "$cg/batch/cgroup.procs" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null
+		done
 		sleep 0.5
-		rmdir "$cg" 2>/dev/null
+		rmdir "$cg/crit" "$cg/batch" "$cg" 2>/dev/null
 	fi
 }
 trap cleanup EXIT
@@ -187,8 +194,8 @@ trap 'exit 1' INT TERM
 run_one() {
 	kind=$1 conf=$2 rep=$3 r=$4 dur=$5
 	cg=$cgroot/bench-lat-$kind-$conf-$rep-$r
-	rmdir "$cg" 2>/dev/null
-	mkdir "$cg" || { fail "cannot create $cg"; return; }
+	rmdir "$cg/crit" "$cg/batch" "$cg" 2>/dev/null
+	mkdir "$cg" && mkdir "$cg/crit" "$cg/batch" || { fail "cannot create $cg"; return; }
 	case $conf in
 	max | mcx) echo "${limit}M" >"$cg/memory.max" ;;
 	high | mcx-high) echo "${limit}M" >"$cg/memory.high" ;;
@@ -197,14 +204,14 @@ run_one() {
 	case $conf in
 	mcx*)
 		want=enabled
-		policy_on "$cg" || { rmdir "$cg"; cg=; return; }
+		policy_on "$cg" || { rmdir "$cg/crit" "$cg/batch" "$cg"; cg=; return; }
 		;;
 	esac
 	kb=$(kstate)
 	w0=$(kwarn)
 	t0=$(uptime_s)
 	log "$kind $conf rep $rep: ${r} MiB/s, ${dur}s window (memory.max $(cat $cg/memory.max), memory.high $(cat $cg/memory.high))"
-	res=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec latency --label $conf --rep $rep --rate $r --duration-s $dur --settle-s $settle --ring-mib $ring --ws-mib $ws --prefill-mib $prefill --period-us $period --buf-kib $buf --crit-cpu 1 --batch-cpu 0" 2>/tmp/latency.err)
+	res=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec latency --cgroup $cg --crit-cgroup $cg/crit --batch-cgroup $cg/batch --label $conf --rep $rep --rate $r --duration-s $dur --settle-s $settle --ring-mib $ring --ws-mib $ws --prefill-mib $prefill --period-us $period --buf-kib $buf --crit-cpu 1 --batch-cpu 0" 2>/tmp/latency.err)
 	lrc=$?
 	cat /tmp/latency.err >&2
 	ka=$(kstate)
@@ -237,8 +244,8 @@ run_one() {
 	emit "{\"type\":\"run\",\"kind\":\"$kind\",\"config\":\"$conf\",\"rep\":$rep,\"rate_mibps\":$r,\"valid\":$ok,\"kernel\":\"$kernel\",\"kstate_before\":\"$kb\",\"kstate_after\":\"$ka\",\"seconds\":$secs,\"kernel_warnings\":$((w1 - w0)),\"memory_events_end\":$(jstr "$events"),\"memory_ext_stat_end\":$(jstr "$extstat"),\"policy_totals\":$(jstr "$ptot"),\"policy_exit\":$prc,\"result\":$res}"
 	# Wait for the processes to be gone (the exit frees the ring and swap).
 	i=0
-	while [ -s "$cg/cgroup.procs" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	rmdir "$cg" 2>/dev/null || log "cannot remove $cg"
+	while ! grep -q '^populated 0' "$cg/cgroup.events" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	rmdir "$cg/crit" "$cg/batch" "$cg" 2>/dev/null || log "cannot remove $cg"
 	cg=
 	sleep 1
 }
