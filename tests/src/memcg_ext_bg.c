@@ -117,8 +117,13 @@ static int holder_start(struct holder *h, const char *cg, size_t bytes)
 		snprintf(pid, sizeof(pid), "%d", getpid());
 		if (cg_write(cg, "cgroup.procs", pid))
 			_exit(125);
-		close(cmd[1]);
-		close(ack[0]);
+		/*
+		 * Keep no policy fds: a BPF link held here would keep the
+		 * policy attached after the test detaches it.
+		 */
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != cmd[0] && fd != ack[1])
+				close(fd);
 		c = 'a';
 		do {
 			if (c == 'a' && n < 64) {
