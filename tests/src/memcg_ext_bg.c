@@ -385,6 +385,13 @@ static int on_wm(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static unsigned long long wake_bound_ms(void)
+{
+	const char *k = getenv("MEMCG_EXT_KERNEL");
+
+	return k && !strcmp(k, "debug") ? 500 : 100;
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -437,8 +444,11 @@ TEST(watermark_wakes_poller_on_crossing_only)
 	TH_LOG("woken %.3f ms after the crossing, %lld KiB past the level",
 	       (woke - last_wm.ktime_ns) / 1e6,
 	       ((long long)last_wm.usage - level) / 1024);
-	/* The bound we state in docs/DESIGN.md, with room for TCG. */
-	ASSERT_LT(woke - last_wm.ktime_ns, 100 * 1000000ULL);
+	/*
+	 * The bound we state in docs/DESIGN.md, with room for TCG; the
+	 * debug kernel (KASAN, lockdep) gets five times as long.
+	 */
+	ASSERT_LT(woke - last_wm.ktime_ns, wake_bound_ms() * 1000000ULL);
 
 	/* Freeing 8M leaves usage within the hysteresis: no event. */
 	ASSERT_EQ(0, holder_do(&h, 'f'));
