@@ -63,34 +63,6 @@ static double now_s(void)
 	return (t.tv_sec - start.tv_sec) + (t.tv_nsec - start.tv_nsec) / 1e9;
 }
 
-static unsigned long long parse_bytes(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	MX_BUG_ON(errno || end == s || *end, "bad %s '%s'", what, s);
-	return v;
-}
-
-static unsigned long parse_uint(const char *s, const char *what,
-				unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	MX_BUG_ON(errno || end == s || *end || v > max, "bad %s '%s'", what, s);
-	return v;
-}
-
 static int run_syscall_prog(struct bpf_program *prog, void *ctx, size_t size)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx,
@@ -245,37 +217,37 @@ int main(int argc, char **argv)
 			MX_BUG_ON(!colon, "-t wants CGROUP:PID, not '%s'", optarg);
 			*colon = '\0';
 			targets[nr_targets].cgroup = optarg;
-			targets[nr_targets++].pid = parse_uint(colon + 1, "pid",
+			targets[nr_targets++].pid = mx_parse_uint(colon + 1, "pid",
 							       INT32_MAX);
 			break;
 		case 'H':
-			skel->rodata->high_gap_pct = parse_uint(optarg, "-H", 50);
+			skel->rodata->high_gap_pct = mx_parse_uint(optarg, "-H", 50);
 			break;
 		case 'L':
-			skel->rodata->low_gap_pct = parse_uint(optarg, "-L", 50);
+			skel->rodata->low_gap_pct = mx_parse_uint(optarg, "-L", 50);
 			break;
 		case 'g':
-			skel->rodata->min_gap = parse_bytes(optarg, "-g");
+			skel->rodata->min_gap = mx_parse_bytes(optarg, "-g");
 			break;
 		case 'p':
-			skel->rodata->max_passes = parse_uint(optarg, "-p", 64);
+			skel->rodata->max_passes = mx_parse_uint(optarg, "-p", 64);
 			MX_BUG_ON(!skel->rodata->max_passes, "-p must be at least 1");
 			break;
 		case 'l':
-			skel->rodata->lookahead_ms = parse_uint(optarg, "-l", 10000);
+			skel->rodata->lookahead_ms = mx_parse_uint(optarg, "-l", 10000);
 			break;
 		case 'r':
-			skel->rodata->pass_rate = parse_bytes(optarg, "-r");
+			skel->rodata->pass_rate = mx_parse_bytes(optarg, "-r");
 			MX_BUG_ON(!skel->rodata->pass_rate, "-r must not be 0");
 			break;
 		case 'n':
 			skel->rodata->bg_flags = BGR_NOSWAP;
 			break;
 		case 'i':
-			interval_ms = parse_uint(optarg, "-i", 3600000) ?: 500;
+			interval_ms = mx_parse_uint(optarg, "-i", 3600000) ?: 500;
 			break;
 		case 'd':
-			duration = parse_uint(optarg, "-d", 86400 * 365);
+			duration = mx_parse_uint(optarg, "-d", 86400 * 365);
 			break;
 		case 'q':
 			quiet = true;

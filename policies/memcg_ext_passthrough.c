@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "i:vh")) != -1) {
 		switch (opt) {
 		case 'i':
-			interval = strtoul(optarg, NULL, 0);
+			interval = mx_parse_uint(optarg, "-i", 86400);
 			break;
 		case 'v':
 			verbose = true;

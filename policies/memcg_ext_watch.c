@@ -115,10 +115,10 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "i:d:qvh")) != -1) {
 		switch (opt) {
 		case 'i':
-			interval = strtoul(optarg, NULL, 0) ?: 1;
+			interval = mx_parse_uint(optarg, "-i", 86400) ?: 1;
 			break;
 		case 'd':
-			duration = strtoul(optarg, NULL, 0);
+			duration = mx_parse_uint(optarg, "-d", 86400 * 365);
 			break;
 		case 'q':
 			quiet = true;

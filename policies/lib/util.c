@@ -127,3 +127,33 @@ const char *mx_fmt_bytes(s64 bytes, char *buf, size_t len)
 		snprintf(buf, len, "%.1f%c", v, units[u]);
 	return buf;
 }
+
+/* Bytes with an optional K/M/G suffix; exits with a message if malformed. */
+unsigned long long mx_parse_bytes(const char *s, const char *what)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	MX_BUG_ON(errno || end == s || *end, "bad %s '%s'", what, s);
+	return v;
+}
+
+/* An unsigned number up to @max; exits with a message if malformed. */
+unsigned long mx_parse_uint(const char *s, const char *what,
+				unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	MX_BUG_ON(errno || end == s || *end || v > max, "bad %s '%s'", what, s);
+	return v;
+}

@@ -72,5 +72,7 @@ void mx_set_verbose(bool verbose);
 s64 mx_cgroup_id(const char *path);
 int mx_cgroup_path(const char *root, u64 id, char *buf, size_t len);
 const char *mx_fmt_bytes(s64 bytes, char *buf, size_t len);
+unsigned long long mx_parse_bytes(const char *s, const char *what);
+unsigned long mx_parse_uint(const char *s, const char *what, unsigned long max);
 
 #endif /* __MEMCG_EXT_COMMON_H */
