@@ -8,26 +8,32 @@
  *
  *   inversion pthread [options]   (run inside the limited cgroup)
  *
- *     One process. A ballast of --ballast-mib MiB of anonymous memory and a
- *     churn thread that writes a --ring-mib MiB ring at --churn-rate MiB/s
- *     (dropping each chunk with MADV_DONTNEED before writing it again: every
- *     ring page is a fresh charge) and re-touches the ballast every
- *     --ballast-period-ms keep the cgroup at its limit, so every new page
- *     needs reclaim. The low thread repeatedly takes a pthread mutex and,
- *     while holding it, touches --hold-min-kib..--hold-max-kib KiB of fresh
- *     anonymous memory (one page fault and one charge per page); after the
- *     unlock it drops the buffer (MADV_DONTNEED) and sleeps --gap-us. The
- *     high thread takes the same mutex every --period-us and records how long
- *     it waited (CLOCK_MONOTONIC). With --mx the low thread locks with the
- *     client library's mx_mutex_lock()/mx_mutex_unlock() (its thread word
- *     says "inside a critical section") and both threads register their
- *     words with the memcg_ext_prio loader (mx_thread_register(NULL)); the
- *     high thread is MX_CLASS_NEVER, the low and churn threads NORMAL.
+ *     One process. A ballast of --ballast-mib MiB of anonymous memory,
+ *     written once and mlocked (resident, unevictable), and a ring of
+ *     --ring-mib MiB written once (the prefill) put the cgroup at its limit;
+ *     only the ring (swapped to zram) and whatever is allocated next can be
+ *     reclaimed. The low thread repeatedly takes a pthread mutex and, while
+ *     holding it, touches --hold-min-kib..--hold-max-kib KiB of fresh
+ *     anonymous memory (one page fault and one charge per page; random sizes,
+ *     the same sequence in every run); after the unlock it drops the buffer
+ *     (MADV_DONTNEED) and, with --refill, writes as many fresh ring pages
+ *     (each 256 KiB ring chunk is dropped before it is written again), so the
+ *     cgroup is back at its limit and every page of the next hold needs
+ *     reclaim; then it sleeps --gap-us. Optionally (--churn-rate MIBPS,
+ *     without --refill) a churn thread writes the ring at a steady rate
+ *     instead. The high thread takes the same mutex every --period-us and
+ *     records how long it waited (CLOCK_MONOTONIC). With --mx the low thread
+ *     locks with the client library's mx_mutex_lock()/mx_mutex_unlock() (its
+ *     thread word says "inside a critical section") and both threads
+ *     register their words with the memcg_ext_prio loader
+ *     (mx_thread_register(NULL)); the high thread is MX_CLASS_NEVER, the low
+ *     thread MX_CLASS_NORMAL.
  *
  *   inversion fs --low-cgroup DIR --high-cgroup DIR --dir MNT [options]
  *
  *     Run outside both cgroups (the driver). A low process in --low-cgroup
- *     (limited) holds the same ballast and churn and, in its main thread,
+ *     (limited) holds the same ballast and ring, a churn thread writes the
+ *     ring at --churn-rate MiB/s (if > 0), and its main thread
  *     does metadata-heavy work on the ext4 file system at MNT: mkdir of a
  *     new directory, then --fs-files small files (--fs-file-min..max bytes)
  *     created and written in it, again and again. Its charges for new
@@ -50,7 +56,7 @@
  *
  * Common options: --cgroup DIR (pthread: the cgroup whose counters are read;
  * default our own) --label S --rep N --settle-s S --duration-s S
- * --ballast-mib N --ring-mib N --churn-rate MIBPS --ballast-period-ms N
+ * --ballast-mib N --ring-mib N --churn-rate MIBPS
  * --sample-ms N --low-cpu N --high-cpu N --churn-cpu N (-1: not pinned).
  */
 #define _GNU_SOURCE
@@ -177,9 +183,9 @@ static inline void fill_page(char *p, uint64_t *s)
 
 struct opts {
 	const char *mode, *cgroup, *low_cg, *high_cg, *dir, *label;
-	int rep, mx, low_cpu, high_cpu, churn_cpu;
+	int rep, mx, refill, low_cpu, high_cpu, churn_cpu;
 	double settle_s, duration_s;
-	unsigned long ballast_mib, ring_mib, churn_rate, ballast_period_ms;
+	unsigned long ballast_mib, ring_mib, churn_rate;
 	unsigned long hold_min_kib, hold_max_kib, gap_us, period_us;
 	unsigned long fs_period_us, fs_files, fs_file_min, fs_file_max, fs_gap_us;
 	unsigned long high_file_kib, sample_ms;
@@ -191,7 +197,7 @@ struct shared {
 	volatile int stop;
 	volatile int recording;		/* inside the measured window */
 	volatile uint64_t ring_pages;	/* ring pages written */
-	volatile uint64_t ballast_passes;
+	volatile uint64_t refill_pages;
 	volatile uint64_t churn_dropped_ns;
 	/* pthread: low thread holds in the window */
 	volatile uint64_t holds, holds_total;
@@ -208,7 +214,7 @@ struct shared {
 struct load {
 	char *ballast, *ring;
 	size_t ballast_pages, ring_pages;
-	uint64_t pos, bdone, t0, seed;
+	uint64_t pos, seed;
 	const struct opts *o;
 	struct shared *sh;
 };
@@ -223,23 +229,6 @@ static void ring_write(struct load *l)
 	l->pos++;
 }
 
-/* Touch the ballast pages due by now (one pass every ballast_period_ms). */
-static void ballast_touch(struct load *l)
-{
-	uint64_t due;
-
-	if (!l->ballast_pages)
-		return;
-	due = (now_ns() - l->t0) / 1000000ull * l->ballast_pages / l->o->ballast_period_ms;
-	if (due > l->bdone + l->ballast_pages)
-		l->bdone = due - l->ballast_pages;
-	for (; l->bdone < due; l->bdone++) {
-		((volatile uint64_t *)(l->ballast + (l->bdone % l->ballast_pages) * PAGE))[1] += 1;
-		if ((l->bdone + 1) % l->ballast_pages == 0)
-			l->sh->ballast_passes++;
-	}
-}
-
 static void load_prefill(struct load *l, const struct opts *o, struct shared *sh)
 {
 	memset(l, 0, sizeof(*l));
@@ -252,13 +241,15 @@ static void load_prefill(struct load *l, const struct opts *o, struct shared *sh
 		l->ballast = map_anon(l->ballast_pages * PAGE);
 		for (size_t i = 0; i < l->ballast_pages; i++)
 			fill_page(l->ballast + i * PAGE, &l->seed);
+		/* Resident for good: reclaim has to come from the rest. */
+		if (mlock(l->ballast, l->ballast_pages * PAGE))
+			die("mlock of the %lu MiB ballast: %s", o->ballast_mib, strerror(errno));
 	}
 	if (l->ring_pages) {
 		l->ring = map_anon(l->ring_pages * PAGE);
 		while (l->pos < l->ring_pages)
 			ring_write(l);
 	}
-	l->t0 = now_ns();
 	sh->ring_pages = l->pos;
 }
 
@@ -281,14 +272,11 @@ static void *churn_thread(void *arg)
 			while (done < due && !sh->stop) {
 				ring_write(l);
 				done++;
-				if ((done & 15) == 0) {
+				if ((done & 15) == 0)
 					sh->ring_pages = l->pos;
-					ballast_touch(l);
-				}
 			}
 		}
 		sh->ring_pages = l->pos;
-		ballast_touch(l);
 		sleep_until(now_ns() + 1000000ull);
 	}
 	return NULL;
@@ -595,15 +583,16 @@ static void print_common(const struct opts *o, const char *cg)
 	printf(",\"rep\":%d,\"cgroup\":", o->rep);
 	json_str(cg);
 	printf(",\"mx\":%s,\"settle_s\":%.2f,\"duration_s\":%.2f,\"ballast_mib\":%lu,"
-	       "\"ring_mib\":%lu,\"churn_rate_mibps\":%lu,\"ballast_period_ms\":%lu,\"sample_ms\":%lu",
+	       "\"ring_mib\":%lu,\"churn_rate_mibps\":%lu,\"refill\":%s,\"sample_ms\":%lu",
 	       o->mx ? "true" : "false", o->settle_s, o->duration_s, o->ballast_mib, o->ring_mib,
-	       o->churn_rate, o->ballast_period_ms, o->sample_ms);
+	       o->churn_rate, o->refill ? "true" : "false", o->sample_ms);
 }
 
 /* ---- pthread variant ----------------------------------------------------- */
 
 struct pt {
 	const struct opts *o;
+	struct load *l;
 	struct shared *sh;
 	pthread_mutex_t m;
 	uint64_t *wait, *late, *hold;
@@ -660,6 +649,14 @@ static void *low_thread(void *arg)
 			sh->hold_bytes += np * PAGE;
 		}
 		madvise(buf, np * PAGE, MADV_DONTNEED);
+		/* Back to the limit: the next hold's pages need reclaim again. */
+		if (o->refill) {
+			for (size_t i = 0; i < np; i++)
+				ring_write(p->l);
+			sh->ring_pages = p->l->pos;
+			if (sh->recording)
+				sh->refill_pages += np;
+		}
 		if (o->gap_us)
 			sleep_until(now_ns() + o->gap_us * 1000ull);
 	}
@@ -724,10 +721,10 @@ static int run_pthread(const struct opts *o)
 	struct kv *kend = calloc(1, sizeof(struct kv));
 	struct shared *sh = map_shared(PAGE);
 	pthread_t tc, tl, th;
-	struct pt p = { .o = o, .sh = sh };
-	struct usage u;
 	struct load l;
-	uint64_t t, t_start, t_end, ring0, ring1, bp0, bp1;
+	struct pt p = { .o = o, .sh = sh, .l = &l };
+	struct usage u;
+	uint64_t t, t_start, t_end, ring0, ring1;
 	char path[700];
 	pthread_mutexattr_t ma;
 
@@ -749,7 +746,7 @@ static int run_pthread(const struct opts *o)
 	fprintf(stderr, "%s: pthread %s rep %d: prefill %lu+%lu MiB in %.1f s\n", prog, o->label,
 		o->rep, o->ballast_mib, o->ring_mib, (now_ns() - t) / 1e9);
 	sh->phase = 1;
-	if (pthread_create(&tc, NULL, churn_thread, &l) ||
+	if ((o->churn_rate && pthread_create(&tc, NULL, churn_thread, &l)) ||
 	    pthread_create(&tl, NULL, low_thread, &p) ||
 	    pthread_create(&th, NULL, high_thread, &p))
 		die("pthread_create failed");
@@ -760,7 +757,6 @@ static int run_pthread(const struct opts *o)
 	usage_init(&u, o->cgroup);
 	snapshot(o->cgroup, k0);
 	ring0 = sh->ring_pages;
-	bp0 = sh->ballast_passes;
 	t_start = now_ns();
 	t_end = t_start + (uint64_t)(o->duration_s * 1e9);
 	sh->recording = 1;
@@ -768,12 +764,12 @@ static int run_pthread(const struct opts *o)
 	sh->recording = 0;
 	t_end = now_ns();
 	ring1 = sh->ring_pages;
-	bp1 = sh->ballast_passes;
 	snapshot(o->cgroup, k1);
 	sh->stop = 1;
 	pthread_join(th, NULL);
 	pthread_join(tl, NULL);
-	pthread_join(tc, NULL);
+	if (o->churn_rate)
+		pthread_join(tc, NULL);
 	snprintf(path, sizeof(path), "%s/memory.ext.stat", o->cgroup);
 	read_kv(path, kend);
 
@@ -782,12 +778,13 @@ static int run_pthread(const struct opts *o)
 	       o->hold_min_kib, o->hold_max_kib, o->gap_us, o->period_us);
 	printf(",\"window_s\":%.3f,\"waits\":%zu,\"missed_periods\":%zu,\"holds\":%llu,"
 	       "\"holds_per_s\":%.2f,\"hold_mib_per_s\":%.2f,\"churn_mibps\":%.2f,"
-	       "\"churn_dropped_ms\":%.1f,\"ballast_passes\":%llu",
+	       "\"churn_dropped_ms\":%.1f,\"refill_mib_per_s\":%.2f",
 	       (t_end - t_start) / 1e9, p.nwait, p.missed, (unsigned long long)sh->holds,
 	       sh->holds / ((t_end - t_start) / 1e9),
 	       (double)sh->hold_bytes / MIB / ((t_end - t_start) / 1e9),
 	       (double)(ring1 - ring0) * PAGE / MIB / ((t_end - t_start) / 1e9),
-	       sh->churn_dropped_ns / 1e6, (unsigned long long)(bp1 - bp0));
+	       sh->churn_dropped_ns / 1e6,
+	       (double)sh->refill_pages * PAGE / MIB / ((t_end - t_start) / 1e9));
 	print_usage(&u, o->cgroup, kend);
 	print_dist("wait", p.wait, p.nwait, 1);
 	print_dist("lateness", p.late, p.nwait, 0);
@@ -817,7 +814,7 @@ static void low_fs(const struct opts *o, struct shared *sh)
 	enter_cgroup(o->low_cg);
 	pin(o->churn_cpu);
 	load_prefill(&l, o, sh);
-	if (pthread_create(&tc, NULL, churn_thread, &l))
+	if (o->churn_rate && pthread_create(&tc, NULL, churn_thread, &l))
 		die("pthread_create failed");
 	pin(o->low_cpu);
 	memset(buf, 'x', sizeof(buf));
@@ -857,7 +854,8 @@ static void low_fs(const struct opts *o, struct shared *sh)
 		if (o->fs_gap_us)
 			sleep_until(now_ns() + o->fs_gap_us * 1000ull);
 	}
-	pthread_join(tc, NULL);
+	if (o->churn_rate)
+		pthread_join(tc, NULL);
 }
 
 static void high_fs(const struct opts *o, struct shared *sh, struct fsh *h, size_t nmax)
@@ -1045,7 +1043,7 @@ int main(int argc, char **argv)
 {
 	enum {
 		O_CG = 256, O_LOWCG, O_HIGHCG, O_DIR, O_LABEL, O_REP, O_MX, O_SETTLE, O_DUR,
-		O_BALLAST, O_RING, O_CHURN, O_BPERIOD, O_HMIN, O_HMAX, O_GAP, O_PERIOD,
+		O_BALLAST, O_RING, O_CHURN, O_REFILL, O_HMIN, O_HMAX, O_GAP, O_PERIOD,
 		O_FSPERIOD, O_FSFILES, O_FSMIN, O_FSMAX, O_FSGAP, O_HIGHKIB, O_SAMPLE,
 		O_LOWCPU, O_HIGHCPU, O_CHURNCPU,
 	};
@@ -1055,7 +1053,7 @@ int main(int argc, char **argv)
 		{ "label", 1, NULL, O_LABEL }, { "rep", 1, NULL, O_REP }, { "mx", 0, NULL, O_MX },
 		{ "settle-s", 1, NULL, O_SETTLE }, { "duration-s", 1, NULL, O_DUR },
 		{ "ballast-mib", 1, NULL, O_BALLAST }, { "ring-mib", 1, NULL, O_RING },
-		{ "churn-rate", 1, NULL, O_CHURN }, { "ballast-period-ms", 1, NULL, O_BPERIOD },
+		{ "churn-rate", 1, NULL, O_CHURN }, { "refill", 0, NULL, O_REFILL },
 		{ "hold-min-kib", 1, NULL, O_HMIN }, { "hold-max-kib", 1, NULL, O_HMAX },
 		{ "gap-us", 1, NULL, O_GAP }, { "period-us", 1, NULL, O_PERIOD },
 		{ "fs-period-us", 1, NULL, O_FSPERIOD }, { "fs-files", 1, NULL, O_FSFILES },
@@ -1067,7 +1065,7 @@ int main(int argc, char **argv)
 	};
 	struct opts o = {
 		.label = "", .settle_s = 2, .duration_s = 10, .ballast_mib = 48, .ring_mib = 32,
-		.churn_rate = 8, .ballast_period_ms = 2000, .hold_min_kib = 1024,
+		.churn_rate = 0, .hold_min_kib = 1024,
 		.hold_max_kib = 4096, .gap_us = 1000, .period_us = 5000, .fs_period_us = 10000,
 		.fs_files = 4, .fs_file_min = 512, .fs_file_max = 4096, .fs_gap_us = 0,
 		.high_file_kib = 4, .sample_ms = 10, .low_cpu = 0, .high_cpu = 1, .churn_cpu = 0,
@@ -1089,7 +1087,7 @@ int main(int argc, char **argv)
 		case O_BALLAST: o.ballast_mib = arg_ul(optarg, "--ballast-mib"); break;
 		case O_RING: o.ring_mib = arg_ul(optarg, "--ring-mib"); break;
 		case O_CHURN: o.churn_rate = arg_ul(optarg, "--churn-rate"); break;
-		case O_BPERIOD: o.ballast_period_ms = arg_ul(optarg, "--ballast-period-ms"); break;
+		case O_REFILL: o.refill = 1; break;
 		case O_HMIN: o.hold_min_kib = arg_ul(optarg, "--hold-min-kib"); break;
 		case O_HMAX: o.hold_max_kib = arg_ul(optarg, "--hold-max-kib"); break;
 		case O_GAP: o.gap_us = arg_ul(optarg, "--gap-us"); break;
@@ -1113,7 +1111,9 @@ int main(int argc, char **argv)
 	if (optind != argc - 1)
 		die("usage: inversion pthread|fs [options]");
 	o.mode = argv[optind];
-	if (!o.period_us || !o.fs_period_us || !o.sample_ms || !o.ballast_period_ms ||
+	if (o.refill && (o.churn_rate || !o.ring_mib))
+		die("--refill writes the ring from the low thread: it needs --ring-mib > 0 and --churn-rate 0");
+	if (!o.period_us || !o.fs_period_us || !o.sample_ms ||
 	    o.duration_s <= 0 || !o.hold_max_kib || o.hold_min_kib > o.hold_max_kib ||
 	    o.fs_file_min > o.fs_file_max || o.fs_file_max > 8192)
 		die("bad option values (periods > 0, min <= max, --fs-file-max <= 8192)");

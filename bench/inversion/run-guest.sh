@@ -4,12 +4,12 @@
 #
 # Priority inversion through reclaim: a low-priority task at its cgroup's
 # limit holds a lock a high-priority task needs (bench/inversion/inversion.c).
-#   pthread  one process in cgroup pt/ (memory limited): ballast + churn keep
+#   pthread  one process in cgroup pt/ (memory limited): mlocked ballast + ring keep
 #            it at the limit; a low thread allocates 1-4 MiB while holding a
 #            pthread mutex, a high thread takes the mutex every 5 ms and
 #            records its wait.
 #   fs       ext4 (with a journal) on a zram disk: a low process in fslow/
-#            (limited, same ballast + churn) does mkdir + small file creates,
+#            (limited, same ballast + ring, a churn thread) does mkdir + small file creates,
 #            a high process in fshigh/ (no limit) does create + write + fsync
 #            every 10 ms and records each operation's latency.
 #
@@ -35,10 +35,12 @@
 # Parameters (kernel command line inversion.NAME=, else $INVERSION_NAME, else
 # the default):
 #   reps=3 configs=none,max,high,mcx variants=pthread,fs duration=10 settle=2
-#   limit_mib=64 ballast_mib=48 ring_mib=32 churn_rate=8 hold_min_kib=1024
-#   hold_max_kib=4096 gap_us=1000 period_us=5000 t1_mib=56 cap_mib=16
-#   fs_period_us=10000 fs_files=4 fs_gap_us=0 high_file_kib=4 sample_ms=10
-#   low_cpu=0 high_cpu=1 churn_cpu=0 policy_args= policy_settle=3
+#   limit_mib=64 ballast_mib=48 (mlocked) ring_mib=32 hold_min_kib=1024
+#   hold_max_kib=4096 gap_us=10000 period_us=5000 t1_mib=60 cap_mib=16
+#   fs_churn_rate=4 fs_period_us=10000 fs_files=4 fs_gap_us=0 high_file_kib=4
+#   sample_ms=10 low_cpu=0 high_cpu=1 churn_cpu=0 policy_args= policy_settle=3
+#   (pthread: the low thread refills the ring after each hold, no churn
+#   thread; fs: a churn thread writes the ring at fs_churn_rate MiB/s)
 #   (policy_args: extra memcg_ext_prio options, commas for spaces)
 #
 # Exit status: 0 all runs valid, 1 a run failed, 4 skip.
@@ -85,12 +87,12 @@ settle=$(param settle 2); num settle "$settle"
 limit=$(param limit_mib 64); num limit_mib "$limit"
 ballast=$(param ballast_mib 48); num ballast_mib "$ballast"
 ring=$(param ring_mib 32); num ring_mib "$ring"
-churn=$(param churn_rate 8); num churn_rate "$churn"
+churn=$(param fs_churn_rate 4); num fs_churn_rate "$churn"
 hmin=$(param hold_min_kib 1024); num hold_min_kib "$hmin"
 hmax=$(param hold_max_kib 4096); num hold_max_kib "$hmax"
-gap=$(param gap_us 1000); num gap_us "$gap"
+gap=$(param gap_us 10000); num gap_us "$gap"
 period=$(param period_us 5000); num period_us "$period"
-t1=$(param t1_mib 56); num t1_mib "$t1"
+t1=$(param t1_mib 60); num t1_mib "$t1"
 cap=$(param cap_mib 16); num cap_mib "$cap"
 fsperiod=$(param fs_period_us 10000); num fs_period_us "$fsperiod"
 fsfiles=$(param fs_files 4); num fs_files "$fsfiles"
@@ -132,7 +134,7 @@ for v in $variants; do
 	case $v in
 	pthread) ;;
 	fs) command -v inversion-ext4-image >/dev/null ||
-		nofs="no inversion-ext4-image on PATH (bench/inversion/run.sh makes it: busybox mke2fs has no journal)" ;;
+		nofs="no inversion-ext4-image on PATH (bench/inversion/run.sh makes it: busybox mke2fs has no journal); in /opt/memcg_ext/bin: $(ls /opt/memcg_ext/bin | grep inversion | tr '\n' ' ')" ;;
 	*) skip "unknown variant '$v'" ;;
 	esac
 done
@@ -225,7 +227,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 common_args() { # CONF REP
-	echo "--label $1 --rep $2 --settle-s $settle --duration-s $duration --ballast-mib $ballast --ring-mib $ring --churn-rate $churn --sample-ms $sample --low-cpu $lowcpu --high-cpu $highcpu --churn-cpu $churncpu"
+	echo "--label $1 --rep $2 --settle-s $settle --duration-s $duration --ballast-mib $ballast --ring-mib $ring --sample-ms $sample --low-cpu $lowcpu --high-cpu $highcpu --churn-cpu $churncpu"
 }
 
 # run_variant VARIANT CONF REP
@@ -241,12 +243,12 @@ run_variant() {
 	pthread)
 		mx=
 		[ $conf = mcx ] && mx=--mx
-		res=$(sh -c "echo \$\$ >$base/pt/cgroup.procs && exec inversion pthread --cgroup $base/pt $(common_args $conf $rep) --hold-min-kib $hmin --hold-max-kib $hmax --gap-us $gap --period-us $period $mx" 2>/tmp/inversion.err)
+		res=$(sh -c "echo \$\$ >$base/pt/cgroup.procs && exec inversion pthread --cgroup $base/pt $(common_args $conf $rep) --refill --hold-min-kib $hmin --hold-max-kib $hmax --gap-us $gap --period-us $period $mx" 2>/tmp/inversion.err)
 		rc=$?
 		;;
 	fs)
 		if fs_reset; then
-			res=$(inversion fs --low-cgroup $base/fslow --high-cgroup $base/fshigh --dir $mnt $(common_args $conf $rep) --fs-period-us $fsperiod --fs-files $fsfiles --fs-gap-us $fsgap --high-file-kib $hkib 2>/tmp/inversion.err)
+			res=$(inversion fs --low-cgroup $base/fslow --high-cgroup $base/fshigh --dir $mnt $(common_args $conf $rep) --churn-rate $churn --fs-period-us $fsperiod --fs-files $fsfiles --fs-gap-us $fsgap --high-file-kib $hkib 2>/tmp/inversion.err)
 			rc=$?
 			df=$(df -k $mnt | tail -n1 | tr -s ' ')
 			dfi=$(df -i $mnt 2>/dev/null | tail -n1 | tr -s ' ')
@@ -315,7 +317,7 @@ run_one() {
 : >"$out"
 : >"$art/policy.log"
 thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
-emit "{\"type\":\"meta\",\"kernel\":\"$kernel\",\"uname\":$(jstr "$(uname -r)"),\"cpus\":$(nproc),\"mem_total_kb\":$(awk '/MemTotal/ { print $2 }' /proc/meminfo),\"swap\":$(jstr "$(tail -n +2 /proc/swaps | tr -s ' \n' '  ')"),\"zram_comp\":$(jstr "$(cat /sys/block/zram0/comp_algorithm 2>/dev/null)"),\"lru\":$(jstr "${MEMCG_EXT_LRU:-}"),\"thp\":$(jstr "$thp"),\"reps\":$reps,\"configs\":$(jstr "$configs"),\"variants\":$(jstr "$variants"),\"duration_s\":$duration,\"settle_s\":$settle,\"limit_mib\":$limit,\"ballast_mib\":$ballast,\"ring_mib\":$ring,\"churn_rate_mibps\":$churn,\"hold_min_kib\":$hmin,\"hold_max_kib\":$hmax,\"gap_us\":$gap,\"period_us\":$period,\"t1_mib\":$t1,\"cap_mib\":$cap,\"fs_period_us\":$fsperiod,\"fs_files\":$fsfiles,\"fs_gap_us\":$fsgap,\"high_file_kib\":$hkib,\"sample_ms\":$sample,\"low_cpu\":$lowcpu,\"high_cpu\":$highcpu,\"churn_cpu\":$churncpu,\"policy_args\":$(jstr "$policy_args"),\"image\":$(jstr "$(inversion-ext4-image info 2>/dev/null)"),\"skipped\":$(jstr "$nopolicy $nofs")}"
+emit "{\"type\":\"meta\",\"kernel\":\"$kernel\",\"uname\":$(jstr "$(uname -r)"),\"cpus\":$(nproc),\"mem_total_kb\":$(awk '/MemTotal/ { print $2 }' /proc/meminfo),\"swap\":$(jstr "$(tail -n +2 /proc/swaps | tr -s ' \n' '  ')"),\"zram_comp\":$(jstr "$(cat /sys/block/zram0/comp_algorithm 2>/dev/null)"),\"lru\":$(jstr "${MEMCG_EXT_LRU:-}"),\"thp\":$(jstr "$thp"),\"reps\":$reps,\"configs\":$(jstr "$configs"),\"variants\":$(jstr "$variants"),\"duration_s\":$duration,\"settle_s\":$settle,\"limit_mib\":$limit,\"ballast_mib\":$ballast,\"ring_mib\":$ring,\"fs_churn_rate_mibps\":$churn,\"hold_min_kib\":$hmin,\"hold_max_kib\":$hmax,\"gap_us\":$gap,\"period_us\":$period,\"t1_mib\":$t1,\"cap_mib\":$cap,\"fs_period_us\":$fsperiod,\"fs_files\":$fsfiles,\"fs_gap_us\":$fsgap,\"high_file_kib\":$hkib,\"sample_ms\":$sample,\"low_cpu\":$lowcpu,\"high_cpu\":$highcpu,\"churn_cpu\":$churncpu,\"policy_args\":$(jstr "$policy_args"),\"image\":$(jstr "$(inversion-ext4-image info 2>/dev/null)"),\"skipped\":$(jstr "$nopolicy $nofs")}"
 log "kernel $kernel ($(uname -r)), $(nproc) cpus; $reps reps of '$configs' x '$variants', limit ${limit} MiB, ${duration}s windows"
 
 start=$(cut -d. -f1 /proc/uptime)

@@ -38,8 +38,8 @@ elif [ -n "${MAKELEVEL:-}" ]; then
 else
 	cmd="bench/inversion/run.sh${*:+ $*}"
 fi
-reps=3 duration=10 configs=none,max,high,mcx variants=pthread,fs limit=64 cap=16 t1=56
-fsmib=256 kernel=memcg_ext extra='' outdir=$REPO/bench/results timeout='' reuse=0
+reps=3 duration=10 configs=none,max,high,mcx variants=pthread,fs limit=64 cap=16 t1=60
+fsmib=320 kernel=memcg_ext extra='' outdir=$REPO/bench/results timeout='' reuse=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--reps) reps=$2; shift ;;
@@ -114,6 +114,7 @@ if [ $reuse = 0 ]; then
 	fi
 	command -v mke2fs >/dev/null || die "no mke2fs on the host (e2fsprogs)"
 	make_image
+	log "inversion: ext4 image from $MEMCG_EXT_EXTRA_BIN"
 	log "inversion: $kernel kernel, $reps reps of $configs x $variants (${duration}s windows, limit ${limit} MiB, overdraft cap ${cap} MiB; timeout ${timeout}s)"
 	load0=$(cut -d' ' -f1 /proc/loadavg)
 	"$REPO/testbed/run-vm.sh" --kernel "$kernel" --tests bench_inversion --tag "$tag" \
