@@ -46,6 +46,7 @@ enum mei_kind {
 	MEI_KIND_ERROR		= 1024,
 	MEI_KIND_ERROR_BPF	= 1025,
 	MEI_KIND_ERROR_DECISION	= 1026,
+	MEI_KIND_ERROR_STALL	= 1027,
 };
 
 #define MEI_EXITED(__skel, __name)					\
