@@ -44,20 +44,23 @@ step series "$REPO/scripts/series-check.sh"
 
 vm stock --kernel stock --tests "boot kselftest_cgroup"
 vm stock-agent --kernel stock --tests "agent_shed agent_scenario agent_protect agent_dryrun agent_restart agent_reload client_workloads" --timeout 900
-vm memcg_ext --kernel memcg_ext --tests "boot core watch bg bgreclaim kselftest_cgroup"
+vm memcg_ext --kernel memcg_ext --tests "boot core watch bg bgreclaim prio kselftest_cgroup"
 vm memcg_ext-passthrough --kernel memcg_ext --policy passthrough --tests "kselftest_cgroup"
 # With background reclaim and watermarks on every limited cgroup.
 vm memcg_ext-bgreclaim --kernel memcg_ext --policy bgreclaim --tests "kselftest_cgroup"
+# With thread classes, lock awareness and deferral on every cgroup.
+vm memcg_ext-prio --kernel memcg_ext --policy prio --tests "kselftest_cgroup"
 vm memcg_ext-classic --kernel memcg_ext --lru classic --tests "boot core watch"
-vm debug --kernel debug --tests "boot core watch bg" --timeout 1800
+vm debug --kernel debug --tests "boot core watch bg prio" --timeout 1800
 # The selftests under lockdep and KASAN with a policy attached: their
 # results are compared on the non-debug kernels; here the kernel log counts.
 vm debug-passthrough --kernel debug --policy passthrough --tests "kselftest_cgroup" --timeout 1500
 
-if want stock && want memcg_ext && want memcg_ext-passthrough && want memcg_ext-bgreclaim; then
+if want stock && want memcg_ext && want memcg_ext-passthrough &&
+   want memcg_ext-bgreclaim && want memcg_ext-prio; then
 	step kselftest-compare "$REPO/scripts/kselftest-compare.sh" \
 		"$res/stock" "$res/memcg_ext" "$res/memcg_ext-passthrough" \
-		"$res/memcg_ext-bgreclaim"
+		"$res/memcg_ext-bgreclaim" "$res/memcg_ext-prio"
 fi
 
 p=$(grep -c '^PASS ' "$lines")

@@ -57,6 +57,16 @@ copy_bins "$BUILD/bin" opt/memcg_ext/bin
 # Extra binaries for local experiments (not used by CI).
 for d in ${MEMCG_EXT_EXTRA_BIN:-}; do copy_bins "$d" opt/memcg_ext/bin; done
 copy_bins "${MEMCG_EXT_KSELFTESTS_DIR:-$BUILD/kselftests}" opt/memcg_ext/kselftests
+# An empty ext4 file system with a journal, for tests that need jbd2
+# (busybox mke2fs makes no journal): /opt/memcg_ext/ext4.img, loop-mount it.
+# Made by the host's mkfs.ext4 (e2fsprogs), 96 MiB with inodes to spare.
+mkfs_ext4=$(command -v mkfs.ext4 || echo /sbin/mkfs.ext4)
+if [ -x "$mkfs_ext4" ]; then
+	rm -f opt/memcg_ext/ext4.img
+	truncate -s 96M opt/memcg_ext/ext4.img
+	"$mkfs_ext4" -q -F -N 20000 -E root_owner=0:0 opt/memcg_ext/ext4.img ||
+		die "mkfs.ext4 failed"
+fi
 # Host agent policies: agent/policies/*.yaml -> /etc/memcg_ext/policies/
 if [ -d "$REPO/agent/policies" ]; then
 	mkdir -p etc/memcg_ext/policies

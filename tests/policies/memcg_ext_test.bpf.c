@@ -56,6 +56,11 @@ static void read_kfuncs(struct mem_cgroup *over)
 		memcg_ext_put_memcg(m);
 }
 
+static long spin(u64 i, void *ctx)
+{
+	return 0;
+}
+
 SEC("struct_ops/test_charge")
 s32 BPF_PROG(test_charge, struct mem_cgroup *memcg, struct mem_cgroup *over,
 	     struct memcg_ext_charge *charge)
@@ -88,6 +93,13 @@ s32 BPF_PROG(test_charge, struct mem_cgroup *memcg, struct mem_cgroup *over,
 		return MEMCG_EXT_DEFAULT;
 	case TEST_MODE_EXIT:
 		memcg_ext_exit(TEST_EXIT_CODE, "test exit on event %u", event);
+		return MEMCG_EXT_DEFAULT;
+	case TEST_MODE_ALLOW:
+		/* Adversarial: let everything through, never reclaim. */
+		return MEMCG_EXT_ALLOW;
+	case TEST_MODE_SLOW:
+		/* Bounded, so the verifier takes it, but long. */
+		bpf_loop(1 << 23, spin, NULL, 0);
 		return MEMCG_EXT_DEFAULT;
 	default:
 		return MEMCG_EXT_DEFAULT;

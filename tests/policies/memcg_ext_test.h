@@ -9,6 +9,8 @@ enum test_mode {
 	TEST_MODE_BAD_DECISION,	/* return an invalid decision for the target */
 	TEST_MODE_DEFER,	/* MEMCG_EXT_DEFER for the target's high events */
 	TEST_MODE_EXIT,		/* memcg_ext_exit(TEST_EXIT_CODE) on a target event */
+	TEST_MODE_ALLOW,	/* MEMCG_EXT_ALLOW for every target event */
+	TEST_MODE_SLOW,		/* spin in the hook for every target event */
 };
 
 #define TEST_BAD_DECISION	77

@@ -279,6 +279,50 @@ TEST(error_ejects_and_stock_resumes)
 	detach(skel, NULL, cg);
 }
 
+/*
+ * A hook that runs too long (a bounded loop the verifier accepts) ejects
+ * the policy; the limit is /sys/kernel/memcg_ext/hook_timeout_us.
+ */
+TEST(slow_hook_is_ejected)
+{
+	struct memcg_ext_test *skel;
+	struct bpf_link *link;
+	char cg[PATH_MAX], old[32];
+	bool ejected;
+
+	ASSERT_EQ(0, read_file(SYSFS "/hook_timeout_us", old, sizeof(old)));
+	ASSERT_STREQ("100000", old);
+	/* Out of range: refused, the value stays. */
+	ASSERT_NE(0, write_file(SYSFS "/hook_timeout_us", "0"));
+	ASSERT_NE(0, write_file(SYSFS "/hook_timeout_us", "99"));
+	ASSERT_NE(0, write_file(SYSFS "/hook_timeout_us", "soon"));
+	ASSERT_TRUE(wait_file(SYSFS "/hook_timeout_us", "100000", 0));
+
+	/* Every charge over memory.high calls the hook, which spins. */
+	ASSERT_EQ(0, cg_create("mx_slow", cg, sizeof(cg)));
+	ASSERT_EQ(0, cg_write(cg, "memory.high", "8M"));
+	skel = open_policy(TEST_MODE_SLOW, cg_id(cg), 0);
+	ASSERT_NE(NULL, skel);
+	ASSERT_EQ(0, write_file(SYSFS "/hook_timeout_us", "1000"));
+	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
+	if (link)
+		cg_run(cg, alloc_anon, (void *)(32 * MB));
+	ejected = wait_file(SYSFS "/state", "disabled", 2000);
+	/* Restore the limit before anything can fail: later tests need it. */
+	write_file(SYSFS "/hook_timeout_us", old);
+	ASSERT_NE(NULL, link);
+	ASSERT_TRUE(ejected);
+	ASSERT_EQ(MEI_KIND_ERROR_STALL, skel->data->mei.kind);
+	ASSERT_STREQ("hook ran too long", skel->data->mei.reason);
+	TH_LOG("%s", skel->data->mei.msg);
+	ASSERT_NE(NULL, strstr(skel->data->mei.msg, "ops.charge() ran for"));
+	ASSERT_NE(NULL, strstr(skel->data->mei.msg, "more than 1000 us, 2 times in a row"));
+	ASSERT_TRUE(sysfs_has("last_exit", "kind=1027"));
+	/* Exactly the two overruns: ejected on the second. */
+	ASSERT_EQ(2ULL, skel->bss->nr_target_events[0]);
+	detach(skel, link, cg);
+}
+
 TEST(invalid_decision_ejects)
 {
 	struct memcg_ext_test *skel;
