@@ -392,20 +392,22 @@ def main():
            "one memcg_ext-kernel boot. Every configuration gets a fresh cgroup tree "
            "`bench-inv-CONF-REP/{pt,fslow,fshigh}`; the limits are on `pt` and `fslow` "
            f"({m.get('limit_mib')} MiB), `fshigh` has none. Memory load of the limited side, both "
-           f"variants: a {m.get('ballast_mib')} MiB anonymous ballast re-touched every 2 s and a "
-           f"churn thread writing a {m.get('ring_mib')} MiB ring at {m.get('churn_rate_mibps')} MiB/s "
-           "(each 256 KiB chunk dropped with MADV_DONTNEED before it is written again: every page "
-           "written is a new charge), non-zero data (zram swap), MADV_NOHUGEPAGE; together more than "
-           "the limit, so every new page needs reclaim. Both are written once before the window "
-           f"(prefill), the window starts {m.get('settle_s')} s later.",
+           f"variants: a {m.get('ballast_mib')} MiB anonymous ballast, written once and mlocked "
+           f"(resident, unevictable), and a {m.get('ring_mib')} MiB ring of anonymous memory written "
+           "once (the prefill), which puts the cgroup at its limit: only the ring (swapped to zram: "
+           "non-zero data, MADV_NOHUGEPAGE) and what is allocated next can be reclaimed. Each 256 KiB "
+           "ring chunk is dropped with MADV_DONTNEED before it is written again, so every ring page "
+           f"written is a new charge. The window starts {m.get('settle_s')} s after the prefill.",
            "",
            f"- **pthread**: in the same process a low thread takes a pthread mutex, touches "
            f"{m.get('hold_min_kib')}-{m.get('hold_max_kib')} KiB of fresh anonymous memory "
            "(random sizes, the same sequence in every run: one fault and one charge per page), "
-           f"unlocks, drops the buffer (MADV_DONTNEED) and sleeps {m.get('gap_us')} µs; a high "
+           "unlocks, drops the buffer (MADV_DONTNEED), writes as many fresh ring pages (the "
+           "cgroup is back at its limit: every page of the next hold needs reclaim) and sleeps "
+           f"{m.get('gap_us')} µs; a high "
            f"thread takes the mutex every {m.get('period_us')} µs and times the lock call "
-           "(CLOCK_MONOTONIC). Low and churn threads on CPU "
-           f"{m.get('low_cpu')}/{m.get('churn_cpu')}, high thread on CPU {m.get('high_cpu')}. "
+           "(CLOCK_MONOTONIC). Low thread (fs: low process and its ring thread) on CPU "
+           f"{m.get('low_cpu')}, high thread/process on CPU {m.get('high_cpu')}. "
            "In memcg_ext the low thread locks with `mx_mutex_lock()`/`mx_mutex_unlock()` "
            "(client/include/memcg_ext/thread.h: its thread word says \"in a critical section\"), "
            "the low thread registers as class normal and the high thread as class never "
@@ -413,13 +415,20 @@ def main():
            "pthread_mutex_lock/unlock without registration.",
            f"- **ext4**: an ext4 file system with a journal ({m.get('image')}) on a zram disk, "
            "fresh from the image every run (the busybox mke2fs in the VM makes no journal, so the "
-           "host makes the image). A low process in `fslow` (ballast + churn as above) loops: mkdir "
+           "host makes the image). A low process in `fslow` (ballast and ring as above"
+           + (f", plus a thread writing the ring at {m.get('fs_churn_rate_mibps')} MiB/s"
+              if m.get('fs_churn_rate_mibps') else "") + ") loops: mkdir "
            f"a new directory, create and write {m.get('fs_files')} files of 512 B-4 KiB in it — the "
            "charges for new inodes and directory/metadata blocks happen inside jbd2 handles, and "
            "at the limit so does their reclaim. A high process in `fshigh` (no limit) creates a file, "
            f"writes {m.get('high_file_kib')} KiB, fsyncs and closes it every "
            f"{m.get('fs_period_us')} µs and times the operation; its fsync commits the running "
            "transaction, which waits until every open handle (the low process's too) is closed.",
+           "",
+           "Unbound workqueues (memcg_ext background reclaim, writeback) are confined to CPU "
+           f"mask {m.get('wq_cpumask') or 'n/a'} (/sys/devices/virtual/workqueue/cpumask), the low "
+           "side's CPU, in every configuration: with two vCPUs, background reclaim on the high "
+           "side's CPU would otherwise show up as CPU contention in the high side's latency.",
            "",
            "Configurations, interleaved (rep 0 in the order of the tables, rep 1 reversed, ...): "
            "**no limit**; **stock memory.max** and **stock memory.high** (no policy attached: "
@@ -443,6 +452,10 @@ def main():
            "- The floor's wait is not zero: the high thread still waits for a low thread's hold in "
            "progress (page faults of up to 4 MiB), only without reclaim in it.",
            "- The stock rows run on the memcg_ext kernel with no policy attached (same boot).",
+           "- The low side's own throughput differs between configurations (holds/s, low dirs/s "
+           "in the tables): with the policy it pays for its reclaim after the lock or the "
+           "transaction instead of inside it, and in the ext4 variant it gets more work done, "
+           "which puts more load on the journal the high process waits for.",
            ""]
     if invalid:
         md += ["## Invalid runs", ""] + [f"- {r.get('variant')} {r.get('config')} rep {r.get('rep')}"

@@ -9,7 +9,7 @@
 #            pthread mutex, a high thread takes the mutex every 5 ms and
 #            records its wait.
 #   fs       ext4 (with a journal) on a zram disk: a low process in fslow/
-#            (limited, same ballast + ring, a churn thread) does mkdir + small file creates,
+#            (limited, same ballast + ring) does mkdir + small file creates,
 #            a high process in fshigh/ (no limit) does create + write + fsync
 #            every 10 ms and records each operation's latency.
 #
@@ -37,10 +37,13 @@
 #   reps=3 configs=none,max,high,mcx variants=pthread,fs duration=10 settle=2
 #   limit_mib=64 ballast_mib=48 (mlocked) ring_mib=32 hold_min_kib=1024
 #   hold_max_kib=4096 gap_us=10000 period_us=5000 t1_mib=60 cap_mib=16
-#   fs_churn_rate=4 fs_period_us=10000 fs_files=4 fs_gap_us=0 high_file_kib=4
+#   fs_churn_rate=0 fs_period_us=10000 fs_files=2 fs_gap_us=0 high_file_kib=4
 #   sample_ms=10 low_cpu=0 high_cpu=1 churn_cpu=0 policy_args= policy_settle=3
+#   wq_cpumask=1 (hex mask written to /sys/devices/virtual/workqueue/cpumask for
+#   the benchmark: unbound workqueues - memcg_ext background reclaim,
+#   writeback - run on the low side's CPU 0, not on the high side's; "-": leave)
 #   (pthread: the low thread refills the ring after each hold, no churn
-#   thread; fs: a churn thread writes the ring at fs_churn_rate MiB/s)
+#   thread; fs: a churn thread writes the ring at fs_churn_rate MiB/s if > 0)
 #   (policy_args: extra memcg_ext_prio options, commas for spaces)
 #
 # Exit status: 0 all runs valid, 1 a run failed, 4 skip.
@@ -87,7 +90,7 @@ settle=$(param settle 2); num settle "$settle"
 limit=$(param limit_mib 64); num limit_mib "$limit"
 ballast=$(param ballast_mib 48); num ballast_mib "$ballast"
 ring=$(param ring_mib 32); num ring_mib "$ring"
-churn=$(param fs_churn_rate 4); num fs_churn_rate "$churn"
+churn=$(param fs_churn_rate 0); num fs_churn_rate "$churn"
 hmin=$(param hold_min_kib 1024); num hold_min_kib "$hmin"
 hmax=$(param hold_max_kib 4096); num hold_max_kib "$hmax"
 gap=$(param gap_us 10000); num gap_us "$gap"
@@ -95,7 +98,7 @@ period=$(param period_us 5000); num period_us "$period"
 t1=$(param t1_mib 60); num t1_mib "$t1"
 cap=$(param cap_mib 16); num cap_mib "$cap"
 fsperiod=$(param fs_period_us 10000); num fs_period_us "$fsperiod"
-fsfiles=$(param fs_files 4); num fs_files "$fsfiles"
+fsfiles=$(param fs_files 2); num fs_files "$fsfiles"
 fsgap=$(param fs_gap_us 0); num fs_gap_us "$fsgap"
 hkib=$(param high_file_kib 4); num high_file_kib "$hkib"
 sample=$(param sample_ms 10); num sample_ms "$sample"
@@ -104,6 +107,7 @@ highcpu=$(param high_cpu 1); num high_cpu "$highcpu"
 churncpu=$(param churn_cpu 0); num churn_cpu "$churncpu"
 policy_args=$(param policy_args "" | tr , ' ')
 policy_settle=$(param policy_settle 3); num policy_settle "$policy_settle"
+wqmask=$(param wq_cpumask 1)
 
 command -v inversion >/dev/null || skip "no inversion binary on PATH (make -C bench)"
 grep -qw memory $cgroot/cgroup.subtree_control || skip "memory controller not enabled in $cgroot"
@@ -218,10 +222,17 @@ cg_kill() {
 	rmdir "$base" 2>/dev/null || log "cannot remove $base"
 	base=
 }
+wqf=/sys/devices/virtual/workqueue/cpumask
+wqold=
+if [ "$wqmask" != - ] && [ -w $wqf ]; then
+	wqold=$(cat $wqf)
+	echo "$wqmask" >$wqf || { log "cannot set $wqf to $wqmask"; wqold=; }
+fi
 cleanup() {
 	policy_off
 	cg_kill
 	umount $mnt 2>/dev/null
+	[ -n "$wqold" ] && echo "$wqold" >$wqf
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -317,7 +328,7 @@ run_one() {
 : >"$out"
 : >"$art/policy.log"
 thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
-emit "{\"type\":\"meta\",\"kernel\":\"$kernel\",\"uname\":$(jstr "$(uname -r)"),\"cpus\":$(nproc),\"mem_total_kb\":$(awk '/MemTotal/ { print $2 }' /proc/meminfo),\"swap\":$(jstr "$(tail -n +2 /proc/swaps | tr -s ' \n' '  ')"),\"zram_comp\":$(jstr "$(cat /sys/block/zram0/comp_algorithm 2>/dev/null)"),\"lru\":$(jstr "${MEMCG_EXT_LRU:-}"),\"thp\":$(jstr "$thp"),\"reps\":$reps,\"configs\":$(jstr "$configs"),\"variants\":$(jstr "$variants"),\"duration_s\":$duration,\"settle_s\":$settle,\"limit_mib\":$limit,\"ballast_mib\":$ballast,\"ring_mib\":$ring,\"fs_churn_rate_mibps\":$churn,\"hold_min_kib\":$hmin,\"hold_max_kib\":$hmax,\"gap_us\":$gap,\"period_us\":$period,\"t1_mib\":$t1,\"cap_mib\":$cap,\"fs_period_us\":$fsperiod,\"fs_files\":$fsfiles,\"fs_gap_us\":$fsgap,\"high_file_kib\":$hkib,\"sample_ms\":$sample,\"low_cpu\":$lowcpu,\"high_cpu\":$highcpu,\"churn_cpu\":$churncpu,\"policy_args\":$(jstr "$policy_args"),\"image\":$(jstr "$(inversion-ext4-image info 2>/dev/null)"),\"skipped\":$(jstr "$nopolicy $nofs")}"
+emit "{\"type\":\"meta\",\"kernel\":\"$kernel\",\"uname\":$(jstr "$(uname -r)"),\"cpus\":$(nproc),\"mem_total_kb\":$(awk '/MemTotal/ { print $2 }' /proc/meminfo),\"swap\":$(jstr "$(tail -n +2 /proc/swaps | tr -s ' \n' '  ')"),\"zram_comp\":$(jstr "$(cat /sys/block/zram0/comp_algorithm 2>/dev/null)"),\"lru\":$(jstr "${MEMCG_EXT_LRU:-}"),\"thp\":$(jstr "$thp"),\"reps\":$reps,\"configs\":$(jstr "$configs"),\"variants\":$(jstr "$variants"),\"duration_s\":$duration,\"settle_s\":$settle,\"limit_mib\":$limit,\"ballast_mib\":$ballast,\"ring_mib\":$ring,\"fs_churn_rate_mibps\":$churn,\"hold_min_kib\":$hmin,\"hold_max_kib\":$hmax,\"gap_us\":$gap,\"period_us\":$period,\"t1_mib\":$t1,\"cap_mib\":$cap,\"fs_period_us\":$fsperiod,\"fs_files\":$fsfiles,\"fs_gap_us\":$fsgap,\"high_file_kib\":$hkib,\"sample_ms\":$sample,\"low_cpu\":$lowcpu,\"high_cpu\":$highcpu,\"churn_cpu\":$churncpu,\"policy_args\":$(jstr "$policy_args"),\"wq_cpumask\":$(jstr "$(cat $wqf 2>/dev/null)"),\"image\":$(jstr "$(inversion-ext4-image info 2>/dev/null)"),\"skipped\":$(jstr "$nopolicy $nofs")}"
 log "kernel $kernel ($(uname -r)), $(nproc) cpus; $reps reps of '$configs' x '$variants', limit ${limit} MiB, ${duration}s windows"
 
 start=$(cut -d. -f1 /proc/uptime)
