@@ -3,7 +3,7 @@
 # lockcost benchmark, host side only (no VM, no kernel feature): the cost the
 # thread word adds to an uncontended pthread mutex lock/unlock pair.
 #
-# Builds build/bin/lockcost (make -C bench/lockcost, which builds the client
+# Builds build/host-bin/lockcost (make -C bench/lockcost, which builds the client
 # library first), runs it once with --json, and writes
 # bench/results/lockcost.json and bench/results/lockcost.md.
 #
@@ -49,7 +49,7 @@ load0=$(cut -d' ' -f1 /proc/loadavg)
 log "lockcost: $reps reps x $iters pairs x 4 loops"
 pin=()
 if [ "$cpu" != -1 ]; then pin=(--cpu "$cpu"); fi
-"$BUILD/bin/lockcost" --json --iters "$iters" --reps "$reps" --warmup "$warmup" "${pin[@]}" >"$raw"
+"$BUILD/host-bin/lockcost" --json --iters "$iters" --reps "$reps" --warmup "$warmup" "${pin[@]}" >"$raw"
 load1=$(cut -d' ' -f1 /proc/loadavg)
 
 RAW=$raw OUT=$outdir CMD=$cmd LOAD0=$load0 LOAD1=$load1 \

@@ -20,6 +20,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <memcg_ext/common.h>
+/* TEST_F's setjmp in kselftest_harness.h (6.12) trips -Wclobbered. */
+#pragma GCC diagnostic ignored "-Wclobbered"
 #include "kselftest_harness.h"
 #include "cgroup_helpers.h"
 #include "memcg_ext_test.h"
@@ -384,13 +386,18 @@ static int run_storm(struct __test_metadata *_metadata, const char *cg,
 	return cg_run(cg, storm, &s);
 }
 
+/* A fixture only for its timeout: the debug kernel needs minutes here. */
+FIXTURE(ext4) {};
+FIXTURE_SETUP(ext4) {}
+FIXTURE_TEARDOWN(ext4) {}
+
 /*
  * Writes to ext4 in a cgroup at its limit: stock memcg reclaims inside
  * jbd2 handles (every task waiting on the journal waits for that reclaim);
  * with the policy the reclaim happens on the return to user mode, and
  * usage stays within memory.max + the overdraft cap.
  */
-TEST(fs_transaction_reclaim_moves_to_user_return)
+TEST_F_TIMEOUT(ext4, journal_reclaim_moves_to_user_return, 600)
 {
 	const char *args[] = { "-c", "prio_txn", "-o", "4M", "-s", "-", NULL };
 	const char *mnt = "/tmp/prio-ext4";
