@@ -20,23 +20,8 @@
 #include <unistd.h>
 
 #include "memcg_ext/client.h"
+#include "test_harness.h"
 
-static char sockpath[108];
-static char dir[64];
-static int lfd = -1;
-static int failed, passed;
-static const char *cur;
-static int cur_fail;
-
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		printf("  %s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-		printf(__VA_ARGS__);					\
-		printf("\n");						\
-		cur_fail = 1;						\
-		goto out;						\
-	}								\
-} while (0)
 
 /* ---- the peer ---- */
 
@@ -548,36 +533,10 @@ out:
 	;
 }
 
-static void run(const char *name, void (*fn)(void))
-{
-	cur = name;
-	cur_fail = 0;
-	fn();
-	printf("%s unit:client_%s\n", cur_fail ? "FAIL" : "PASS", cur);
-	fflush(stdout);
-	if (cur_fail)
-		failed++;
-	else
-		passed++;
-}
-
 int main(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	signal(SIGPIPE, SIG_IGN);
-	snprintf(dir, sizeof(dir), "/tmp/mxc-test.XXXXXX");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	if (harness_listen("/tmp/mxc-test.XXXXXX", "agent.sock"))
 		return 1;
-	}
-	snprintf(sockpath, sizeof(sockpath), "%s/agent.sock", dir);
-	strcpy(sa.sun_path, sockpath);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 8)) {
-		perror("listen");
-		return 1;
-	}
 	run("hello_default", t_hello_default);
 	run("hello_workload", t_hello_workload);
 	run("env_socket", t_env_socket);
@@ -596,9 +555,5 @@ int main(void)
 	run("agent_gone", t_agent_gone);
 	run("epoll", t_epoll);
 	run("levels", t_levels);
-	close(lfd);
-	unlink(sockpath);
-	rmdir(dir);
-	printf("client unit tests: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return harness_done("client");
 }

@@ -22,23 +22,8 @@
 #include <unistd.h>
 
 #include "memcg_ext/thread.h"
+#include "test_harness.h"
 
-static char sockpath[108];
-static char dir[64];
-static int lfd = -1;
-static int failed, passed;
-static const char *cur;
-static int cur_fail;
-
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		printf("  %s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-		printf(__VA_ARGS__);					\
-		printf("\n");						\
-		cur_fail = 1;						\
-		goto out;						\
-	}								\
-} while (0)
 
 static void msleep(int ms)
 {
@@ -563,36 +548,10 @@ out:
 	mx_thread_set_class(MX_CLASS_UNSET);
 }
 
-static void run(const char *name, void (*fn)(void))
-{
-	cur = name;
-	cur_fail = 0;
-	fn();
-	printf("%s unit:client_%s\n", cur_fail ? "FAIL" : "PASS", cur);
-	fflush(stdout);
-	if (cur_fail)
-		failed++;
-	else
-		passed++;
-}
-
 int main(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	signal(SIGPIPE, SIG_IGN);
-	snprintf(dir, sizeof(dir), "/tmp/mxt-test.XXXXXX");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	if (harness_listen("/tmp/mxt-test.XXXXXX", "prio.sock"))
 		return 1;
-	}
-	snprintf(sockpath, sizeof(sockpath), "%s/prio.sock", dir);
-	strcpy(sa.sun_path, sockpath);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 8)) {
-		perror("listen");
-		return 1;
-	}
 	run("thread_layout", t_layout);
 	run("thread_register_ok", t_register_ok);
 	run("thread_register_other_thread", t_register_other_thread);
@@ -613,9 +572,5 @@ int main(void)
 	run("thread_mutex", t_mutex);
 	run("thread_class", t_class);
 	run("thread_per_thread", t_per_thread);
-	close(lfd);
-	unlink(sockpath);
-	rmdir(dir);
-	printf("thread unit tests: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return harness_done("thread");
 }
