@@ -17,9 +17,11 @@ import datetime
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from benchlib import delta, med, pooled, r3, ratio  # noqa: E402
 
 CONFIG_TEXT = {
     "none": "no limit (floor)",
@@ -36,53 +38,6 @@ EXT_KEYS = ("txn_direct_reclaim", "txn_deferred", "overdraft_charges", "overdraf
             "user_return_postponed", "user_return_forgiven", "bg_reclaimed", "bg_cpu_usec")
 
 
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def ratio(a, b):
-    return None if a is None or not b else a / b
-
-
-def r3(x):
-    return None if x is None else round(x, 3)
-
-
-def hist_bounds(i, sub):
-    if i < sub:
-        return float(i), float(i + 1)
-    k, j = divmod(i, sub)
-    return 2.0 ** k * (1 + j / sub), 2.0 ** k * (1 + (j + 1) / sub)
-
-
-def pooled(runs, key, qs=(0.5, 0.99)):
-    """Quantiles (us) of the merged histograms of runs (upper bucket bound)."""
-    h, sub = {}, 16
-    for r in runs:
-        d = r["result"].get(key) or {}
-        sub = d.get("hist_sub", 16)
-        for k, v in d.get("hist", {}).items():
-            h[int(k)] = h.get(int(k), 0) + v
-    n = sum(h.values())
-    if not n:
-        return {}
-    out, acc, ti, targets = {}, 0, 0, sorted(qs)
-    for k in sorted(h):
-        acc += h[k]
-        while ti < len(targets) and acc >= targets[ti] * n:
-            out[targets[ti]] = hist_bounds(k, sub)[1] / 1e3
-            ti += 1
-    return {"n": n, "p50_us": r3(out.get(0.5)), "p99_us": r3(out.get(0.99))}
-
-
-def delta(r, src, key):
-    d = (r["result"].get("delta") or {}).get(src)
-    if d is None or key not in d:
-        return None
-    return d[key]
-
-
 def dist(runs, key):
     res = [r["result"].get(key) or {} for r in runs]
     s = {}
@@ -91,7 +46,7 @@ def dist(runs, key):
         s[f"{q}_us"] = r3(med(vals))
         s[f"{q}_us_per_rep"] = [r3(v) for v in vals]
     s["n"] = sum(x.get("n", 0) for x in res)
-    s["pooled"] = pooled(runs, key)
+    s["pooled"] = pooled([r["result"].get(key) for r in runs])
     return s
 
 

@@ -18,9 +18,11 @@ import datetime
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from benchlib import delta, med, pooled, r3, ratio  # noqa: E402
 
 CONFIG_TEXT = {
     "none": "no limit (floor)",
@@ -34,57 +36,6 @@ TARGET_FLOOR = 1.5	# p99 mcx <= 1.5 x floor
 TARGET_STOCK = 10.0	# p99 stock memory.max >= 10 x mcx
 
 
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def ratio(a, b):
-    return None if a is None or not b else a / b
-
-
-def r3(x):
-    return None if x is None else round(x, 3)
-
-
-def hist_bounds(i, sub):
-    """[lo, hi) in ns of bucket i of latency.c's log-linear histogram."""
-    if i < sub:
-        return float(i), float(i + 1)
-    k, j = divmod(i, sub)
-    return 2.0 ** k * (1 + j / sub), 2.0 ** k * (1 + (j + 1) / sub)
-
-
-def pooled(runs, qs=(0.5, 0.99, 0.999)):
-    """Quantiles (us) of the merged histograms of runs (upper bucket bound)."""
-    h, sub = {}, 16
-    for r in runs:
-        lat = r["result"]["lat"]
-        sub = lat.get("hist_sub", 16)
-        for k, v in lat.get("hist", {}).items():
-            h[int(k)] = h.get(int(k), 0) + v
-    n = sum(h.values())
-    if not n:
-        return {}
-    out, acc, keys = {}, 0, sorted(h)
-    targets = sorted(qs)
-    ti = 0
-    for k in keys:
-        acc += h[k]
-        while ti < len(targets) and acc >= targets[ti] * n:
-            out[targets[ti]] = hist_bounds(k, sub)[1] / 1e3
-            ti += 1
-    return {"n": n, "p50_us": r3(out.get(0.5)), "p99_us": r3(out.get(0.99)),
-            "p999_us": r3(out.get(0.999))}
-
-
-def delta(r, src, key):
-    d = r["result"].get("delta", {}).get(src)
-    if d is None or key not in d:
-        return None
-    return d[key]
-
-
 def summarize(runs):
     """Statistics of one configuration's runs (medians over runs)."""
     res = [r["result"] for r in runs]
@@ -93,7 +44,7 @@ def summarize(runs):
         vals = [x["lat"][f"{q}_us"] for x in res]
         s[f"{q}_us"] = r3(med(vals))
         s[f"{q}_us_per_rep"] = [r3(v) for v in vals]
-    s["pooled"] = pooled(runs)
+    s["pooled"] = pooled([r["result"]["lat"] for r in runs], (0.5, 0.99, 0.999))
     s["lateness_p99_us"] = r3(med([x["lateness"]["p99_us"] for x in res]))
     s["lateness_p50_us"] = r3(med([x["lateness"]["p50_us"] for x in res]))
     s["ops"] = med([x["ops"] for x in res])

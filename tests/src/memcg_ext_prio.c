@@ -151,23 +151,23 @@ static int enter_cgroup(const char *cg)
 }
 
 /*
- * The kernel's cap holds whatever the policy says: the test policy answers
- * every memory.max failure with ALLOW, the workload has no swap to reclaim
- * into, and usage still stops at memory.max + memory.ext.overdraft, where
- * stock enforcement (OOM) takes over.
+ * Run 96M of anon in a fresh cgroup "prio_cap" (memory.max=32M, no swap,
+ * memory.ext.overdraft=@cap unless NULL) under the test policy answering
+ * every memory.max failure with ALLOW. Returns the wait status.
  */
-TEST(overdraft_is_capped_under_an_always_allow_policy)
+static int run_always_allow(struct __test_metadata *_metadata, char *cg,
+			    const char *cap)
 {
 	struct memcg_ext_test *skel;
 	struct bpf_link *link;
-	char cg[PATH_MAX];
-	long long peak, over_peak;
 	int status;
 
-	ASSERT_EQ(0, cg_create("prio_cap", cg, sizeof(cg)));
+	rmdir(cg);
+	ASSERT_EQ(0, cg_create("prio_cap", cg, PATH_MAX));
 	ASSERT_EQ(0, cg_write(cg, "memory.max", "32M"));
 	ASSERT_EQ(0, cg_write(cg, "memory.swap.max", "0"));
-	ASSERT_EQ(0, cg_write(cg, "memory.ext.overdraft", "8M"));
+	if (cap)
+		ASSERT_EQ(0, cg_write(cg, "memory.ext.overdraft", cap));
 
 	skel = memcg_ext_test__open();
 	ASSERT_NE(NULL, skel);
@@ -177,13 +177,27 @@ TEST(overdraft_is_capped_under_an_always_allow_policy)
 	ASSERT_EQ(0, memcg_ext_test__load(skel));
 	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
 	ASSERT_NE(NULL, link);
-
 	status = cg_run(cg, alloc_anon, (void *)(uintptr_t)(96 * MB));
-	peak = cg_read_ll(cg, "memory.peak");
-	over_peak = ext_stat(cg, "overdraft_peak");
 	bpf_link__destroy(link);
 	memcg_ext_test__destroy(skel);
+	return status;
+}
 
+/*
+ * The kernel's cap holds whatever the policy says: the test policy answers
+ * every memory.max failure with ALLOW, the workload has no swap to reclaim
+ * into, and usage still stops at memory.max + memory.ext.overdraft, where
+ * stock enforcement (OOM) takes over.
+ */
+TEST(overdraft_is_capped_under_an_always_allow_policy)
+{
+	char cg[PATH_MAX] = CG_ROOT "/prio_cap";
+	long long peak, over_peak;
+	int status;
+
+	status = run_always_allow(_metadata, cg, "8M");
+	peak = cg_read_ll(cg, "memory.peak");
+	over_peak = ext_stat(cg, "overdraft_peak");
 	TH_LOG("peak %lld KiB, overdraft_peak %lld KiB, overdraft_charges %lld, oom_kill %lld",
 	       peak >> 10, over_peak >> 10, ext_stat(cg, "overdraft_charges"),
 	       cg_read_key(cg, "memory.events", "oom_kill"));
@@ -198,21 +212,7 @@ TEST(overdraft_is_capped_under_an_always_allow_policy)
 	EXPECT_LE(over_peak, (long long)(8 * MB));
 
 	/* Without a cap (the default) the same policy gets nothing past it. */
-	rmdir(cg);
-	ASSERT_EQ(0, cg_create("prio_cap", cg, sizeof(cg)));
-	ASSERT_EQ(0, cg_write(cg, "memory.max", "32M"));
-	ASSERT_EQ(0, cg_write(cg, "memory.swap.max", "0"));
-	skel = memcg_ext_test__open();
-	ASSERT_NE(NULL, skel);
-	skel->rodata->mode = TEST_MODE_ALLOW;
-	skel->rodata->target_cgid = cg_id(cg);
-	bpf_map__set_autoattach(skel->maps.test_ops, false);
-	ASSERT_EQ(0, memcg_ext_test__load(skel));
-	link = bpf_map__attach_struct_ops(skel->maps.test_ops);
-	ASSERT_NE(NULL, link);
-	cg_run(cg, alloc_anon, (void *)(uintptr_t)(96 * MB));
-	bpf_link__destroy(link);
-	memcg_ext_test__destroy(skel);
+	run_always_allow(_metadata, cg, NULL);
 	EXPECT_LE(cg_read_ll(cg, "memory.peak"), (long long)(32 * MB));
 	EXPECT_EQ(0, ext_stat(cg, "overdraft_charges"));
 	rmdir(cg);
